@@ -1,0 +1,32 @@
+"""Shared CLI helpers: pool loading, settings, printing usage."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from rich.console import Console
+from rich.table import Table
+
+from .. import settings
+from ..llm.cache import CallCache
+from ..llm.types import Usage
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def cli_settings(*, cache: bool = True, verbose: bool = False) -> Iterator[None]:
+    with settings.context(cache=CallCache.default() if cache else None, verbose=verbose):
+        yield
+
+
+def usage_table(usage: Usage, title: str = "usage") -> Table:
+    t = Table(title=title, show_header=True)
+    for col in ("calls", "prompt tok", "completion tok", "latency s", "cost $", "cache hits"):
+        t.add_column(col, justify="right")
+    t.add_row(
+        str(usage.calls), str(usage.prompt_tokens), str(usage.completion_tokens),
+        f"{usage.latency_s:.2f}", f"{usage.cost:.6f}", str(usage.cache_hits),
+    )
+    return t

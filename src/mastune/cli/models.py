@@ -1,0 +1,45 @@
+"""`mastune models list | pull`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import ModelUnavailable
+from ..models.pull import is_present, models_dir, pull
+from ..models.registry import MODELS
+from .common import console, err_console
+
+app = typer.Typer(help="The local model pool: list and pull GGUF models.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_models() -> None:
+    """Show the built-in local models, their size, price rate, source and presence."""
+    t = Table(title="built-in local models")
+    for col in ("name", "model", "size", "$ / 1M tok", "source", "present"):
+        t.add_column(col)
+    for m in MODELS.values():
+        present = is_present(m)
+        t.add_row(
+            m.name, m.title, f"{m.size_bytes / 1e6:.0f} MB", f"{m.price_per_m:g}", m.source,
+            "[green]yes[/]" if present else "[yellow]no[/] (pulled on first use)",
+        )
+    console.print(t)
+    console.print(f"cache: {models_dir()}")
+
+
+@app.command("pull")
+def pull_model(
+    name: str = typer.Argument(..., help="built-in model name (see `mastune models list`)"),
+    path: Optional[Path] = typer.Option(None, "--path", help="use this local .gguf file instead of downloading"),
+) -> None:
+    """Fetch a model into the user cache and verify it (idempotent)."""
+    try:
+        got = pull(name, path=path, progress=lambda msg: err_console.print(f"  {msg}"))
+    except ModelUnavailable as e:
+        err_console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/] {name}: {got}")

@@ -1,0 +1,193 @@
+"""A pool: named models with a backend, a price and a short text profile.
+
+    models:
+      - name: qwen-0.5b
+        backend: embedded
+        model: qwen2.5-coder-0.5b        # built-in name or a .gguf path
+        price: {input: 0.05, output: 0.05} # $ per 1M tokens
+      - name: gpt-4o-mini
+        backend: openai
+        base_url: https://api.openai.com/v1
+        model_id: gpt-4o-mini
+        api_key_env: OPENAI_API_KEY       # the key itself never goes in a file
+        price: {input: 0.15, output: 0.60}
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from ..errors import ConfigError
+from ..models.registry import MODELS, resolve
+from .lm import LM
+from .types import Price
+
+
+class PriceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: float = 0.0
+    output: float = 0.0
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    backend: Literal["embedded", "openai"] = "embedded"
+    model: str | None = None  # embedded: built-in model name or GGUF path
+    base_url: str | None = None  # openai
+    model_id: str | None = None  # openai
+    api_key_env: str | None = None  # openai: name of the environment variable holding the key
+    price: PriceConfig | None = None
+    profile: str = ""
+    max_concurrency: int | None = None
+    n_parallel: int = 4
+    ctx_per_slot: int = 4096
+    timeout_s: float = 600.0
+    max_retries: int = 2
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:
+            raise ValueError("do not put API keys in a config file; set api_key_env: NAME_OF_ENV_VAR instead")
+        return data
+
+    @model_validator(mode="after")
+    def _backend_fields(self) -> "ModelConfig":
+        if self.backend == "openai" and not (self.base_url and self.model_id):
+            raise ValueError(f"model {self.name!r}: backend 'openai' needs base_url and model_id")
+        return self
+
+    def build(self) -> LM:
+        common: dict[str, Any] = dict(profile=self.profile, timeout_s=self.timeout_s, max_retries=self.max_retries)
+        builtin = resolve(self.model or self.name) if self.backend == "embedded" else None
+        if self.price is not None:
+            price = Price(self.price.input, self.price.output)
+        elif builtin is not None:
+            price = Price(builtin.price_per_m, builtin.price_per_m)
+        else:
+            price = Price()
+        if not common["profile"] and builtin is not None:
+            common["profile"] = builtin.profile
+        if self.max_concurrency:
+            common["max_concurrency"] = self.max_concurrency
+        if self.backend == "openai":
+            from .openai_compat import OpenAICompatLM
+
+            return OpenAICompatLM(
+                self.name, base_url=self.base_url, model_id=self.model_id, api_key_env=self.api_key_env,
+                price=price, **common,
+            )
+        from .embedded import EmbeddedLM
+
+        return EmbeddedLM(
+            self.name, self.model or self.name, n_parallel=self.n_parallel, ctx_per_slot=self.ctx_per_slot,
+            price=price, **common,
+        )
+
+
+class PoolConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: list[ModelConfig]
+    default: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "PoolConfig":
+        names = [m.name for m in self.models]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate model names: {sorted(dup)}")
+        if not names:
+            raise ValueError("a pool needs at least one model")
+        if self.default is not None and self.default not in names:
+            raise ValueError(f"default {self.default!r} is not one of the pool's models {names}")
+        return self
+
+
+class Pool(Mapping[str, LM]):
+    """Named LMs, built lazily from config (so listing a pool loads no engine)."""
+
+    def __init__(self, config: PoolConfig) -> None:
+        self.config = config
+        self._lms: dict[str, LM] = {}
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "pool config") -> "Pool":
+        try:
+            return cls(PoolConfig.model_validate(data))
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(top)'}: {err['msg']}" for err in e.errors())
+            raise ConfigError(f"invalid {source}: {problems}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Pool":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"pool config not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"pool config {path} is not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"pool config {path} must be a mapping with a 'models' list")
+        return cls.from_dict(data, source=f"pool config {path}")
+
+    @classmethod
+    def default(cls, **engine: Any) -> "Pool":
+        """The built-in local pool (embedded engine), smallest model first."""
+        models = [{"name": m.name, "backend": "embedded", "model": m.name, **engine} for m in MODELS.values()]
+        return cls.from_dict({"models": models, "default": "qwen2.5-coder-0.5b"}, source="built-in pool")
+
+    @classmethod
+    def load(cls, spec: str | Path | None) -> "Pool":
+        return cls.default() if spec in (None, "", "default") else cls.from_yaml(spec)
+
+    # -- access ------------------------------------------------------------
+    def __getitem__(self, name: str) -> LM:
+        lm = self._lms.get(name)
+        if lm is None:
+            cfg = self._config_for(name)
+            lm = self._lms[cfg.name] = cfg.build()
+        return lm
+
+    def _config_for(self, name: str) -> ModelConfig:
+        for cfg in self.config.models:
+            if cfg.name == name:
+                return cfg
+        builtin = resolve(name)
+        if builtin is not None:
+            for cfg in self.config.models:
+                if cfg.name == builtin.name:
+                    return cfg
+        raise ConfigError(f"model {name!r} is not in the pool; available: {', '.join(self.names())}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.config.models)
+
+    def names(self) -> list[str]:
+        return [m.name for m in self.config.models]
+
+    @property
+    def default_model(self) -> str:
+        return self.config.default or self.config.models[0].name
+
+    def profiles(self) -> dict[str, str]:
+        return {n: self[n].profile for n in self.names()}
+
+    def subset(self, names: list[str]) -> "Pool":
+        for n in names:
+            self._config_for(n)
+        cfg = PoolConfig(models=[self._config_for(n) for n in names], default=names[0] if names else None)
+        return Pool(cfg)
+
+    async def aclose(self) -> None:
+        for lm in self._lms.values():
+            await lm.close()

@@ -1,0 +1,43 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mastune.cli.main import app
+
+runner = CliRunner()
+
+
+def test_models_list_shows_pool():
+    r = runner.invoke(app, ["models", "list"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    for name in ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"):
+        assert name in r.output
+    assert "MB" in r.output and "PyPI" in r.output
+
+
+def test_models_pull_unknown_fails_clearly():
+    r = runner.invoke(app, ["models", "pull", "no-such-model"])
+    assert r.exit_code == 1
+    assert "unknown model" in r.output
+
+
+def test_bad_pool_config_fails_clearly(tmp_path):
+    bad = tmp_path / "pool.yaml"
+    bad.write_text("models:\n  - {name: a, backend: openai}\n")
+    r = runner.invoke(app, ["run", "hi", "--pool", str(bad)])
+    assert r.exit_code == 1 and "base_url" in r.output
+
+
+@pytest.mark.engine
+def test_run_single_model_prints_answer_and_usage(smollm_path, tmp_path):
+    r = runner.invoke(
+        app,
+        ["run", "What is 2+2?", "--model", "smollm2-135m", "--max-tokens", "16", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.output.strip().splitlines()[-1])
+    assert rec["answer"].strip()
+    assert rec["usage"]["calls"] == 1 and rec["usage"]["completion_tokens"] > 0
+    r2 = runner.invoke(app, ["run", "What is 2+2?", "--model", "smollm2-135m", "--max-tokens", "16"])
+    assert r2.exit_code == 0 and "prompt tok" in r2.output
