@@ -1,0 +1,99 @@
+"""Agent nodes: one call, or a supernode (P proposers in parallel, then a synthesiser).
+
+A plain agent is the degenerate supernode (one slot, no synthesiser).
+`resolve_skips` turns HieraMAS "skip" assignments into the topology that runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import ConfigError
+from ..graph.topology import SKIP, Node, Topology
+from .answers import extract_answer
+from .prompts import messages
+from .runtime import NodeOutput, Runtime, gather_all, gen_params
+
+
+async def run_agent(rt: Runtime, node: Node, inputs: list[tuple[Node, NodeOutput]]) -> NodeOutput:
+    ctx = [(pred.label, out.text) for pred, out in inputs]
+    prompt = messages(node.prompt, question=rt.question, family_name=rt.family, role=node.role, inputs=ctx,
+                      answers=node.answers)
+    if node.synthesiser is None:
+        if len(node.models) != 1:
+            raise ConfigError(f"node {node.id!r}: an agent without a synthesiser takes exactly one model, got {node.models}")
+        max_tokens, temperature = gen_params(node.params)
+        text = await rt.call(node.id, "agent", node.models[0], prompt, max_tokens=max_tokens, temperature=temperature)
+    else:
+        max_tokens, temperature = gen_params(node.params, "proposer_")
+        proposals = await gather_all(
+            rt.call(node.id, f"proposer {i}", m, prompt, max_tokens=max_tokens, temperature=temperature)
+            for i, m in enumerate(node.models)
+        )
+        synth = messages(node.params.get("synth_prompt", "synthesise"), question=rt.question, family_name=rt.family,
+                         role=node.role, inputs=ctx, proposals=proposals, answers=node.answers)
+        max_tokens, temperature = gen_params(node.params)
+        text = await rt.call(node.id, "synthesiser", node.synthesiser, synth, max_tokens=max_tokens,
+                             temperature=temperature)
+    return NodeOutput(text, extract_answer(text, rt.family) if node.answers else None)
+
+
+def resolve_skips(topology: Topology) -> tuple[Topology, list[str]]:
+    """Apply skip assignments; return (topology to run, what was dropped and why).
+
+    - a proposer slot set to "skip" is dropped;
+    - if every proposer skips, one fallback proposer on the synthesiser's model
+      is kept (the node's synthesiser is a model the assignment already trusts);
+    - a synthesiser "skip" (or a plain agent's only slot) removes the whole node:
+      no calls, and its edges vanish, so successors and the decision node do not
+      see it (no bridging of its predecessors to its successors);
+    - nodes whose output can no longer reach the system's output are not run;
+    - at least one answer-producing agent must remain.
+    """
+    output = topology.output_id
+    notes: list[str] = []
+    kept: list[Node] = []
+    for n in topology.nodes:
+        if n.kind != "agent":
+            kept.append(n)
+            continue
+        if n.synthesiser == SKIP or (n.synthesiser is None and n.models == [SKIP]):
+            notes.append(f"{n.id}: removed (synthesiser skip)")
+            continue
+        models = [m for m in n.models if m != SKIP]
+        if n.synthesiser is not None and len(models) < len(n.models):
+            if models:
+                notes.append(f"{n.id}: {len(n.models) - len(models)} proposer(s) skipped")
+            else:
+                models = [n.synthesiser]
+                notes.append(f"{n.id}: all proposers skipped; fallback proposer on {n.synthesiser}")
+        kept.append(dataclasses.replace(n, models=models))
+    if output not in {n.id for n in kept}:
+        raise ConfigError(f"the output node {output!r} was skipped; it must run")
+    active = Topology(kept, [e for e in topology.edges if e[0] in {n.id for n in kept} and e[1] in {n.id for n in kept}],
+                      output)
+
+    live = _reaching(active, output)
+    for n in active.nodes:
+        if n.id not in live:
+            notes.append(f"{n.id}: not run (its output reaches no answer)")
+    active = active.subgraph(live)
+    active.output = output
+
+    if not any(n.kind == "agent" and n.answers for n in active.nodes):
+        raise ConfigError("every answer-producing role was skipped; at least one must remain")
+    preds = active.predecessors()
+    for n in active.nodes:
+        if n.kind in ("decision", "vote") and not preds[n.id]:
+            raise ConfigError(f"{n.kind} node {n.id!r} has no inputs left after skips")
+    return active, notes
+
+
+def _reaching(topology: Topology, target: str) -> set[str]:
+    preds = topology.predecessors()
+    seen, stack = {target}, [target]
+    while stack:
+        for p in preds[stack.pop()]:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
