@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Iterator
 
 from rich.console import Console
@@ -11,7 +12,8 @@ from .. import settings
 from ..llm.cache import CallCache
 from ..llm.types import Usage
 
-console = Console()
+# Wide tables stay readable when piped (rich falls back to 80 columns off a terminal).
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 

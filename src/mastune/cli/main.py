@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 
 from . import models as models_cmd
+from .eval_cmd import eval_command, report_command
 from .run import run
 
 app = typer.Typer(
@@ -14,6 +15,8 @@ app = typer.Typer(
 )
 app.add_typer(models_cmd.app, name="models")
 app.command("run")(run)
+app.command("eval")(eval_command)
+app.command("report")(report_command)
 
 
 def _register_optional() -> None:

@@ -1,0 +1,131 @@
+"""`mastune eval` and `mastune report`."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..errors import MastuneError
+from ..eval.report import COLUMNS, markdown_table, plot, rows, summarize
+from ..eval.runner import EvalConfig, evaluate
+from ..eval.solvers import build_solver
+from ..llm.pool import Pool
+from ..tasks.datasets import get_task
+from ..tasks.splits import split_manifest
+from .common import cli_settings, console, err_console
+
+
+def eval_command(
+    system: str = typer.Option(..., "--system", "-s", help="system name (see `mastune run --help`), 'hieramas' or 'collab'"),
+    task: str = typer.Option(..., "--task", "-t", help="gsm8k | math | math500 | mmlu-redux | humaneval-plus | mbpp-plus"),
+    out: Path = typer.Option(..., "--out", "-o", help="run folder (results.jsonl + meta.json); re-run to resume"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="put every slot on this pool model"),
+    config: Optional[Path] = typer.Option(None, "--config", help="system YAML (instead of a built-in name)"),
+    split: str = typer.Option("test", "--split", help="train | valid | test | all (seeded, recorded)"),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="first N items of the split"),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", help="items in flight"),
+    seed: int = typer.Option(0, "--seed"),
+    data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data file for the task"),
+    pool: Optional[Path] = typer.Option(None, "--pool", help="pool config YAML (default: built-in local pool)"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="hieramas: trained checkpoint folder"),
+    no_graph_classifier: bool = typer.Option(False, "--no-graph-classifier", help="hieramas ablation: random DAG"),
+    no_llm_selection: bool = typer.Option(False, "--no-llm-selection", help="hieramas ablation: every slot on one model"),
+    ceo: Optional[bool] = typer.Option(None, "--ceo/--no-ceo", help="collab: CEO agent on/off"),
+    save_traces: bool = typer.Option(False, "--save-traces", help="write every item's call trace under OUT/traces"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    verbose: bool = typer.Option(False, "--verbose"),
+) -> None:
+    """Evaluate a system on a benchmark split, streaming results; re-run to resume."""
+    options = {
+        "max_tokens": max_tokens,
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "graph_classifier": False if no_graph_classifier else None,
+        "llm_selection": False if no_llm_selection else None,
+        "ceo": ceo,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    cfg = EvalConfig(
+        system=system, task=task, out=str(out), model=model, config=str(config) if config else None,
+        config_sha=hashlib.sha256(config.read_bytes()).hexdigest()[:16] if config and config.is_file() else None,
+        split=split, seed=seed, limit=limit, concurrency=concurrency,
+        data_path=str(data_path) if data_path else None, pool=str(pool) if pool else None, options=options,
+        save_traces=save_traces,
+    )
+    try:
+        the_pool = Pool.load(pool)
+        full = get_task(task, path=data_path)
+        examples = get_task(task, path=data_path, split=split, seed=seed, limit=limit).examples
+        manifest = split_manifest(full.examples, seed=seed, task=task) if split not in ("all", None) else {}
+        manifest.update({"source": full.source, "used_ids": [e.id for e in examples]})
+        solver = build_solver(system, the_pool, model=model, config=str(config) if config else None, options=options)
+        with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
+            summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest, progress=hook))
+    except MastuneError as e:
+        err_console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1)
+    console.print(
+        f"{system} on {task}/{split}: {summary.correct}/{summary.n} correct ({100 * summary.accuracy:.1f}%), "
+        f"unparsed {summary.unparsed}, errors {summary.errors}, cost ${summary.cost:.6f}, "
+        f"resumed {summary.skipped} -> {out}"
+    )
+    if summary.errors:
+        err_console.print(f"[yellow]{summary.errors} item(s) failed; re-run the same command to retry them[/]")
+
+
+class _progress:
+    """A live bar: done/total, accuracy so far, cost so far, ETA."""
+
+    def __enter__(self):
+        self.progress = Progress(
+            TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("acc {task.fields[acc]}"), TextColumn("cost ${task.fields[cost]}"),
+            TextColumn("err {task.fields[err]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=err_console,
+        )
+        self.progress.__enter__()
+        self.task = None
+
+        def hook(summary, total):
+            fields = dict(acc=f"{100 * summary.accuracy:.1f}%", cost=f"{summary.cost:.5f}", err=summary.errors)
+            done = summary.n + summary.errors
+            if self.task is None:
+                self.task = self.progress.add_task("eval", total=total, completed=done, **fields)
+            else:
+                self.progress.update(self.task, completed=done, **fields)
+
+        return self.progress, hook
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
+def report_command(
+    runs: List[Path] = typer.Argument(..., help="run folders made by `mastune eval`"),
+    plot_path: Path = typer.Option(Path("report.png"), "--plot", help="accuracy-vs-cost PNG"),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="also write the table as Markdown"),
+    title: str = typer.Option("accuracy vs cost", "--title"),
+) -> None:
+    """Compare runs: accuracy (95% CI), cost, tokens, calls, latency, unparsed; plot with Pareto front."""
+    from rich.table import Table
+
+    try:
+        summaries = [summarize(r) for r in runs]
+    except MastuneError as e:
+        err_console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1)
+    table = Table(title="runs")
+    for c in COLUMNS:
+        table.add_column(c, justify="right" if c not in ("run", "system", "model", "task") else "left")
+    for r in rows(summaries):
+        table.add_row(*r)
+    console.print(table)
+    console.print(f"plot: {plot(summaries, plot_path, title)}")
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(markdown_table(summaries))
+        console.print(f"markdown: {markdown}")

@@ -1,0 +1,63 @@
+"""What a run records beside its results so it can be reproduced."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+
+
+def git_commit() -> dict[str, Any]:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": "unknown", "dirty": None}
+    if sha.returncode != 0:
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def model_files(pool: Any) -> dict[str, Any]:
+    """Per pool model: the weights' hash (embedded) or endpoint identity (remote)."""
+    from ..models.pull import cached_path, is_present
+    from ..models.registry import resolve
+
+    out: dict[str, Any] = {}
+    config = getattr(pool, "config", None)
+    for cfg in getattr(config, "models", []):
+        if cfg.backend == "openai":
+            out[cfg.name] = {"backend": "openai", "base_url": cfg.base_url, "model_id": cfg.model_id}
+            continue
+        builtin = resolve(cfg.model or cfg.name)
+        if builtin is not None:
+            marker = cached_path(builtin).with_name(builtin.filename + ".sha256")
+            sha = marker.read_text().strip() if is_present(builtin) else builtin.sha256
+            out[cfg.name] = {"backend": "embedded", "file": builtin.filename, "sha256": sha}
+        else:
+            out[cfg.name] = {"backend": "embedded", "file": cfg.model}
+    return out
+
+
+def config_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_metadata(config: dict[str, Any], pool: Any, split: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "config": config,
+        "config_hash": config_hash(config),
+        "split": split,
+        "models": model_files(pool),
+        "git": git_commit(),
+        "mastune_version": __version__,
+        "python": platform.python_version(),
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

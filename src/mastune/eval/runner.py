@@ -1,0 +1,166 @@
+"""The resumable, concurrent evaluation loop.
+
+    results.jsonl  one record per finished item (append-only, streamed)
+    meta.json      config, seed, split manifest, model hashes, git commit
+
+Running the same command again skips finished items and redoes errored ones;
+a changed config in the same folder is refused rather than mixed in.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from ..errors import ConfigError, MastuneError
+from ..llm.usage import track_usage
+from ..tasks.base import Example
+from ..tasks.grade import agrade
+from .meta import run_metadata
+from .results import ResultsFile
+
+# Fields that must match for a resumed run to be the same experiment.
+IDENTITY_FIELDS = ("system", "model", "config", "config_sha", "task", "split", "seed", "data_path", "options")
+
+
+@dataclass
+class EvalConfig:
+    system: str
+    task: str
+    out: str
+    model: str | None = None
+    config: str | None = None  # system YAML path
+    config_sha: str | None = None  # hash of that YAML's content
+    split: str = "test"
+    seed: int = 0
+    limit: int | None = None
+    concurrency: int = 4
+    data_path: str | None = None
+    pool: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # system-specific (checkpoint, ablations, knobs)
+    save_traces: bool = False
+
+
+class Solver(Protocol):
+    async def run(self, question: str, family: str) -> Any: ...
+
+
+@dataclass
+class EvalSummary:
+    n: int = 0
+    correct: int = 0
+    unparsed: int = 0
+    errors: int = 0
+    cost: float = 0.0
+    skipped: int = 0  # finished in an earlier run
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else 0.0
+
+
+ProgressHook = Callable[[EvalSummary, int], None]  # (summary so far, total)
+
+
+def _check_resume(out: Path, cfg: EvalConfig) -> None:
+    meta_path = out / "meta.json"
+    if not meta_path.exists():
+        return
+    old = json.loads(meta_path.read_text())["config"]
+    new = asdict(cfg)
+    diff = [k for k in IDENTITY_FIELDS if old.get(k) != new.get(k)]
+    if diff:
+        changes = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise ConfigError(f"{out} holds a different run ({changes}); use another --out folder")
+
+
+def _record(ex: Example, result: Any, grade: Any, wall: float) -> dict[str, Any]:
+    return {
+        "id": ex.id,
+        "status": "ok",
+        "correct": grade.correct,
+        "parsed": grade.parsed,
+        "predicted": grade.predicted,
+        "gold": ex.answer if ex.family != "code" else None,
+        "method": grade.method,
+        "detail": grade.detail,
+        "reply": result.answer_text,
+        "usage": result.usage.to_dict(),
+        "calls": result.calls,
+        "wall_s": round(wall, 3),
+    }
+
+
+async def evaluate(
+    cfg: EvalConfig,
+    solver: Solver,
+    examples: Sequence[Example],
+    *,
+    pool: Any = None,
+    split_manifest: dict[str, Any] | None = None,
+    progress: ProgressHook | None = None,
+) -> EvalSummary:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_resume(out, cfg)
+    results = ResultsFile(out / "results.jsonl")
+    done = {i: r for i, r in results.latest().items() if r.get("status") == "ok"}
+    if not (out / "meta.json").exists():
+        (out / "meta.json").write_text(json.dumps(run_metadata(asdict(cfg), pool, split_manifest or {}), indent=2))
+
+    summary = EvalSummary()
+    for ex in examples:
+        rec = done.get(ex.id)
+        if rec is not None:
+            _count(summary, rec)
+            summary.skipped += 1
+    todo = [ex for ex in examples if ex.id not in done]
+    total = len(examples)
+    if progress:
+        progress(summary, total)
+    if cfg.save_traces:
+        (out / "traces").mkdir(exist_ok=True)
+
+    sem = asyncio.Semaphore(max(1, cfg.concurrency))
+
+    async def one(ex: Example) -> None:
+        async with sem:
+            start = time.perf_counter()
+            with track_usage() as tracker:
+                try:
+                    result = await solver.run(ex.question, ex.family)
+                    grade = await agrade(ex, result.answer_text)
+                except MastuneError as e:
+                    # A failure is recorded as such, never scored as a wrong answer.
+                    rec = {"id": ex.id, "status": "error", "error": f"{type(e).__name__}: {e}",
+                           "usage": tracker.total.to_dict(), "calls": tracker.total.calls,
+                           "wall_s": round(time.perf_counter() - start, 3)}
+                    results.append(rec)
+                    summary.errors += 1
+                    if progress:
+                        progress(summary, total)
+                    return
+            rec = _record(ex, result, grade, time.perf_counter() - start)
+            results.append(rec)
+            if cfg.save_traces and getattr(result, "trace", None) is not None:
+                result.trace.to_json(out / "traces" / f"{_safe(ex.id)}.json")
+            _count(summary, rec)
+            if progress:
+                progress(summary, total)
+
+    await asyncio.gather(*[one(ex) for ex in todo])
+    return summary
+
+
+def _count(summary: EvalSummary, rec: dict[str, Any]) -> None:
+    summary.n += 1
+    summary.correct += bool(rec.get("correct"))
+    summary.unparsed += not rec.get("parsed", True)
+    summary.cost += rec.get("usage", {}).get("cost", 0.0)
+
+
+def _safe(item_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in item_id)
