@@ -1,0 +1,155 @@
+"""Graders: did a reply get an example right?
+
+`Grade.parsed` False means no answer could be found ("unparsed"), which is
+reported apart from a parsed but wrong answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Example
+from .extract import extract_choice, extract_math, normalize_number
+
+
+@dataclass
+class Grade:
+    correct: bool
+    parsed: bool
+    predicted: str | None
+    method: str  # how the answer was extracted (see extract.Extracted.method), or "code"
+    detail: str = ""
+
+
+def grade(example: Example, reply: str) -> Grade:
+    """Grade one reply. Code tasks run in the sandbox; prefer `agrade` there."""
+    if example.family == "math":
+        return grade_math(example, reply)
+    if example.family == "mcq":
+        return grade_mcq(example, reply)
+    if example.family == "code":
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            from .code import grade_code
+
+            return asyncio.run(grade_code(example, reply))
+        raise RuntimeError("grade() of a code task inside a running event loop: use `await agrade(...)`")
+    raise ValueError(f"unknown task family {example.family!r}")
+
+
+async def agrade(example: Example, reply: str, **code_options: Any) -> Grade:
+    """Async grade: code runs in the sandbox without blocking the event loop."""
+    if example.family == "code":
+        from .code import grade_code
+
+        return await grade_code(example, reply, **code_options)
+    return grade(example, reply)
+
+
+# ---------------------------------------------------------------- mcq
+
+
+def grade_mcq(example: Example, reply: str) -> Grade:
+    ext = extract_choice(reply, example.meta.get("choices"))
+    if not ext.parsed:
+        return Grade(False, False, None, ext.method, "no option letter found")
+    return Grade(ext.value == example.answer.strip().upper(), True, ext.value, ext.method)
+
+
+# ---------------------------------------------------------------- math
+
+
+def grade_math(example: Example, reply: str) -> Grade:
+    ext = extract_math(reply)
+    if not ext.parsed:
+        return Grade(False, False, None, ext.method, "no answer found")
+    ok, how = answers_match(example.answer, ext.value or "")
+    return Grade(ok, True, ext.value, ext.method, how)
+
+
+def answers_match(gold: str, pred: str) -> tuple[bool, str]:
+    """(equal?, which check decided). Numbers first, then strings, then math-verify."""
+    g, p = normalize_number(gold), normalize_number(pred)
+    if g is not None and p is not None:
+        return math.isclose(float(g), float(p), rel_tol=0.0, abs_tol=1e-6), "numeric"
+    if _norm_latex(gold) == _norm_latex(pred):
+        return True, "string"
+    verdict = math_verify_equal(gold, pred)
+    if verdict is None:
+        return False, "string (math-verify unavailable)"
+    return verdict, "math-verify"
+
+
+_LATEX_DROP = ("\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\ ", "$", "\\displaystyle")
+
+
+def _norm_latex(s: str) -> str:
+    s = s.strip()
+    for tok in _LATEX_DROP:
+        s = s.replace(tok, "")
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    s = re.sub(r"\^\{?\\circ\}?", "", s)
+    s = s.replace("\\%", "").replace("%", "")
+    s = re.sub(r"\\text\{\s*([^{}]*?)\s*\}", r"\1", s)
+    s = re.sub(r"\s+", "", s)
+    return s.rstrip(".")
+
+
+# Inputs that can make sympy run for minutes (huge powers / factorials). Off the
+# main thread math-verify has no timeout (it relies on SIGALRM), so we skip it.
+_RISKY_RE = re.compile(r"\^\s*\{?\s*-?\d{4,}|\d{4,}\s*!|!\s*!|\^\s*\{[^{}]*\^")
+_MAX_VERIFY_CHARS = 400
+
+
+def math_verify_equal(gold: str, pred: str) -> bool | None:
+    """math-verify's verdict, or None when it could not run.
+
+    In the main thread math-verify's own signal-based timeouts apply. In
+    worker threads signals are unavailable, so timeouts are disabled and
+    inputs that could make sympy hang are refused instead.
+    """
+    try:
+        from math_verify import parse, verify
+    except ImportError:
+        return None
+    in_main = threading.current_thread() is threading.main_thread()
+    if len(pred) > _MAX_VERIFY_CHARS or (not in_main and (_RISKY_RE.search(pred) or _RISKY_RE.search(gold))):
+        return None
+    timeout = 5 if in_main else None
+    _quiet_math_verify()
+    try:
+        g = parse(_boxed(gold), parsing_timeout=timeout)
+        p = parse(_boxed(pred), parsing_timeout=timeout)
+        if not g or not p:
+            return None
+        return bool(verify(g, p, timeout_seconds=timeout))
+    except Exception:  # math-verify is a heuristic checker; its failure is "no verdict"
+        return None
+
+
+def _boxed(s: str) -> str:
+    s = s.strip()
+    return s if "\\boxed" in s else "\\boxed{" + s + "}"
+
+
+class _DropTimeoutWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeout is disabled" not in record.getMessage()
+
+
+_quiet_done = False
+
+
+def _quiet_math_verify() -> None:
+    # math-verify warns once when its timeout is off; we handle that on purpose.
+    global _quiet_done
+    if not _quiet_done:
+        logging.getLogger("math_verify.parser").addFilter(_DropTimeoutWarning())
+        logging.getLogger("math_verify.grader").addFilter(_DropTimeoutWarning())
+        _quiet_done = True
