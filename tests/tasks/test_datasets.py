@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from mastune.errors import MastuneError
+from mastune.errors import ConfigError, MastuneError
 from mastune.tasks.base import DataNotFound, Task
 from mastune.tasks.datasets import data_dir_candidates, get_task, load_task, normalize_error_type
 from mastune.tasks.extract import last_boxed, normalize_number
@@ -119,7 +119,7 @@ def test_split_and_limit_and_get_task():
 
 
 def test_aliases_and_unknown_names():
-    with pytest.raises(KeyError, match="known"):
+    with pytest.raises(ConfigError, match="known"):
         load_task("no-such-task")
 
 

@@ -346,7 +346,7 @@ def get_spec(name: str) -> Spec:
     key = name.strip().lower().replace("_", "-")
     key = _ALIASES.get(key, key)
     if key not in REGISTRY:
-        raise KeyError(f"unknown task {name!r}; known: {', '.join(task_names())}")
+        raise ConfigError(f"unknown task {name!r}; known: {', '.join(task_names())}")
     return REGISTRY[key]
 
 
