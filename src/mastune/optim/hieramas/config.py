@@ -1,0 +1,108 @@
+"""Everything a HieraMAS training run is configured by, saved next to its checkpoints."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...agents.prompts import canonical_family
+from ...errors import ConfigError
+from .classifier import ClassifierConfig
+from .episode import RuntimeOptions
+from .rewards import RewardConfig
+from .selector import SelectorConfig
+
+CONFIG_FILE = "config.json"
+_NESTED = {"runtime": RuntimeOptions, "reward": RewardConfig, "selector": SelectorConfig, "classifier": ClassifierConfig}
+# May change when a killed run is resumed or extended: they do not change what was already computed.
+_RESUMABLE = {"iterations", "concurrency", "val_every", "k_dags", "top_positive", "classifier"}
+
+
+@dataclass
+class TrainConfig:
+    task: str = "gsm8k"
+    seed: int = 0  # training randomness: selector init, batches, DAGs, sampling
+    split_seed: int = 0  # the dataset's seeded train/valid/test split (mastune.tasks.splits)
+    train_size: int | None = None  # first N of the train split (None: all)
+    val_size: int | None = 20  # first N of the valid split, for stage-1 model selection
+    embedder: str = "minilm"  # "minilm" (all-MiniLM-L6-v2) or "hash-DIM" (tests)
+    proposers: int = 2
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    concurrency: int = 4  # queries (episodes) run at once
+    # ---- stage 1: the LLM selector (REINFORCE) ----
+    iterations: int = 12
+    batch_size: int = 4
+    lr: float = 2e-3
+    grad_clip: float = 1.0
+    # The release used β = 1.0; with the temperature schedule doing the exploring,
+    # a smaller bonus lets the policy commit within a short run.
+    entropy_beta: float = 0.1
+    temp_start: float = 10.0
+    temp_end: float = 0.8
+    val_every: int = 2
+    n_dags: int = 100  # stage-1 pool of random DAGs; each query draws one
+    density: tuple[float, float] = (0.0, 1.0)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    selector: SelectorConfig = field(default_factory=SelectorConfig)
+    # ---- stage 2: the graph classifier ----
+    k_dags: int = 5  # random DAGs run per training query to label
+    top_positive: int = 2  # the best this-many DAGs by r_F (and r_F > 0) are positives
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+
+    def __post_init__(self) -> None:
+        for name, cls in _NESTED.items():
+            v = getattr(self, name)
+            if isinstance(v, dict):
+                setattr(self, name, cls(**v))
+        self.density = tuple(self.density)  # JSON gives a list
+        self.selector.proposers = self.proposers
+        if self.iterations < 1 or self.batch_size < 1:
+            raise ConfigError("iterations and batch_size must be >= 1")
+        if not 0.0 <= self.reward.alpha <= 1.0:
+            raise ConfigError(f"node reward weight (alpha) must be in [0, 1], got {self.reward.alpha}")
+        if self.temp_start <= 0 or self.temp_end <= 0:
+            raise ConfigError("sampling temperatures must be > 0")
+
+    @property
+    def family(self) -> str:
+        return canonical_family(self.task)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown HieraMAS training options {sorted(unknown)}")
+        return cls(**d)
+
+    def save(self, out_dir: str | Path, **extra: Any) -> None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        payload = {"config": self.to_dict(), **extra}
+        (Path(out_dir) / CONFIG_FILE).write_text(json.dumps(payload, indent=2, default=str))
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "TrainConfig":
+        path = Path(out_dir) / CONFIG_FILE
+        if not path.is_file():
+            raise ConfigError(f"{out_dir} holds no HieraMAS training run ({CONFIG_FILE} missing)")
+        return cls.from_dict(json.loads(path.read_text())["config"])
+
+    def differences(self, other: "TrainConfig") -> list[str]:
+        """Fields that differ in a way that makes resuming `other`'s run with this config wrong."""
+        a, b = self.to_dict(), other.to_dict()
+        return [f"{k}: run has {b[k]!r}, now {a[k]!r}" for k in a if k not in _RESUMABLE and a[k] != b[k]]
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

@@ -1,0 +1,242 @@
+"""Stage 1 (the LLM selector, REINFORCE) and stage 2 (the graph classifier).
+
+Layout of a run directory:
+    config.json            the TrainConfig, pool models, git commit
+    selector.pt            best-on-validation selector (versioned checkpoint)
+    classifier.pt          graph classifier (versioned checkpoint)
+    stage1/log.jsonl       one line per iteration: reward, accuracy, cost, entropy, validation
+    stage1/state.pt        everything needed to resume after a kill (saved every iteration)
+    stage2/labels.jsonl    one line per training query: its K DAGs, rewards, labels (resumable)
+    stage2/log.jsonl       classifier epochs;  stage2/report.json  its summary
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ...agents.runtime import PoolLike
+from ...graph.generators import random_dag_pool
+from ...tasks.base import Example
+from .checkpoint import atomic_save, save_checkpoint
+from .config import TrainConfig, git_commit
+from .embed import Embedder
+from .episode import Episode, Plan, episode_rewards, run_episode
+from .policy import Choice, Policy
+from .progress import progress_bar
+from .reinforce import EpisodeTerms, cosine_temperature, reinforce_loss
+from .rewards import effective_rewards
+from .selector import LLMSelector, counted_slots, entropy, log_prob
+from .setup import Setup
+from .util import append_jsonl, bounded, read_jsonl, stable_int, write_jsonl
+
+SELECTOR_FILE, CLASSIFIER_FILE = "selector.pt", "classifier.pt"
+
+
+# ---- stage 1 -------------------------------------------------------------------------
+
+@dataclass
+class Stage1Result:
+    selector: LLMSelector
+    log: list[dict]
+    best: dict | None  # validation metrics of the saved selector
+
+
+def episode_terms(setup: Setup, choice: Choice, ep: Episode, temperature: float) -> tuple[EpisodeTerms, dict]:
+    cfg = setup.cfg
+    node_r, r_final = episode_rewards(ep, setup.roles, cfg.reward, setup.cost_ref)
+    eff = effective_rewards(node_r, r_final, cfg.reward.alpha)
+    mask = counted_slots(choice.picks, len(setup.pool_info.names))
+    terms = EpisodeTerms(
+        log_prob(choice.logits, choice.picks, temperature, mask),
+        torch.tensor(eff, dtype=torch.float32),
+        entropy(choice.logits, temperature),
+    )
+    node_rs = [r for r in node_r if r is not None]
+    stats = {"reward": r_final, "node_reward": sum(node_rs) / len(node_rs) if node_rs else None,
+             "correct": float(ep.correct), "cost": ep.cost, "calls": ep.calls}
+    return terms, stats
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+async def validate(setup: Setup, policy: Policy, pool: PoolLike, val: Sequence[Example],
+                   dags: list[list[tuple[int, int]]]) -> dict:
+    """Greedy (argmax) selection; each validation query always gets the same DAG."""
+    cfg = setup.cfg
+    if not val:
+        return {}
+    with torch.no_grad():
+        policy.selector.eval()
+        logits = policy.logits([ex.question for ex in val])
+        choices = [policy.choose(lg) for lg in logits]
+    plans = [Plan(cfg.family, setup.roles, dags[stable_int(cfg.seed, ex.id) % len(dags)], policy.assignments(c))
+             for ex, c in zip(val, choices)]
+    eps = await bounded([run_episode(p, pool, ex, cfg.runtime, cfg.proposers, rollout=f"hieramas/{ex.id}")
+                         for p, ex in zip(plans, val)], cfg.concurrency)
+    rows = [episode_terms(setup, c, ep, 1.0)[1] for c, ep in zip(choices, eps)]
+    return {"reward": _mean(rows, "reward"), "accuracy": _mean(rows, "correct"), "cost": _mean(rows, "cost"),
+            "calls": _mean(rows, "calls"), "n": len(rows)}
+
+
+def _better(new: dict, old: dict | None) -> bool:
+    if not new:
+        return False
+    if old is None:
+        return True
+    return (new["reward"], new["accuracy"]) > (old["reward"], old["accuracy"])
+
+
+async def train_stage1(
+    cfg: TrainConfig,
+    pool: PoolLike,
+    train: Sequence[Example],
+    val: Sequence[Example],
+    out_dir: str | Path,
+    *,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+    on_iteration: Callable[[int, dict], None] | None = None,
+) -> Stage1Result:
+    """Train the selector; resumes from out_dir/stage1/state.pt when present."""
+    if not train:
+        raise ValueError("stage 1 needs at least one training query")
+    out = Path(out_dir)
+    setup = Setup.make(cfg, pool, embedder)
+    setup.check_same_run(out)
+    cfg.save(out, pool_models=list(setup.pool_info.names), git_commit=git_commit(), cost_ref=setup.cost_ref,
+             embedding_model=setup.embedder.name)
+    log_path, state_path = out / "stage1" / "log.jsonl", out / "stage1" / "state.pt"
+
+    selector = setup.new_selector()
+    opt = torch.optim.Adam(selector.parameters(), lr=cfg.lr)
+    policy = Policy(selector, setup.embedder, setup.pool_info, setup.roles)
+    dags = random_dag_pool(len(setup.roles), cfg.n_dags, cfg.density, seed=cfg.seed)
+    rng = random.Random(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start, best = 0, None
+    if state_path.is_file():
+        st = torch.load(state_path, map_location="cpu", weights_only=True)
+        selector.load_state_dict(st["selector"])
+        opt.load_state_dict(st["optimizer"])
+        rng.setstate(st["python_rng"])
+        gen.set_state(st["torch_rng"])
+        start, best = st["iteration"], st["best"]
+    # drop log lines of iterations whose state was never saved (killed in between)
+    log = [r for r in read_jsonl(log_path) if r.get("iteration", 1e18) < start]
+    write_jsonl(log_path, log)
+
+    with progress_bar(progress) as bar:
+        task = bar.add_task("stage 1: selector", total=cfg.iterations, completed=start, status="")
+        for it in range(start, cfg.iterations):
+            t0 = time.perf_counter()
+            temp = cosine_temperature(it, cfg.iterations, cfg.temp_start, cfg.temp_end)
+            batch = rng.sample(list(train), min(cfg.batch_size, len(train)))
+            dag_ids = [rng.randrange(len(dags)) for _ in batch]
+            selector.train()
+            choices = [policy.choose(lg, temp, gen) for lg in policy.logits([ex.question for ex in batch])]
+            plans = [Plan(cfg.family, setup.roles, dags[d], policy.assignments(c)) for d, c in zip(dag_ids, choices)]
+            # rollout per query: repeats of the same (query, prompt, model) across iterations hit the cache
+            eps = await bounded([run_episode(p, pool, ex, cfg.runtime, cfg.proposers, rollout=f"hieramas/{ex.id}")
+                                 for p, ex in zip(plans, batch)], cfg.concurrency)
+            pairs = [episode_terms(setup, c, ep, temp) for c, ep in zip(choices, eps)]
+            loss = reinforce_loss([t for t, _ in pairs], cfg.entropy_beta)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(selector.parameters(), cfg.grad_clip)
+            opt.step()
+
+            rows = [s for _, s in pairs]
+            record: dict[str, Any] = {
+                "iteration": it, "temperature": temp, "loss": loss.item(),
+                "reward": _mean(rows, "reward"), "node_reward": _mean(rows, "node_reward"),
+                "accuracy": _mean(rows, "correct"), "cost": _mean(rows, "cost"), "calls": _mean(rows, "calls"),
+                "entropy": torch.stack([t.entropy for t, _ in pairs]).mean().item(),
+                "queries": [ex.id for ex in batch], "val": None,
+            }
+            last = it == cfg.iterations - 1
+            if val and ((it + 1) % cfg.val_every == 0 or last):
+                record["val"] = await validate(setup, policy, pool, val, dags)
+                if _better(record["val"], best):
+                    best = record["val"]
+                    save_checkpoint(out / SELECTOR_FILE, selector.state_dict(),
+                                    setup.meta("selector", {"selector": cfg.selector.to_dict()},
+                                               {"iteration": it, "val": best}))
+            elif not val:
+                save_checkpoint(out / SELECTOR_FILE, selector.state_dict(),
+                                setup.meta("selector", {"selector": cfg.selector.to_dict()}, {"iteration": it}))
+            record["time_s"] = time.perf_counter() - t0
+            append_jsonl(log_path, record)
+            log.append(record)
+            atomic_save({"iteration": it + 1, "selector": selector.state_dict(), "optimizer": opt.state_dict(),
+                         "python_rng": rng.getstate(), "torch_rng": gen.get_state(), "best": best}, state_path)
+            v = record["val"] or {}
+            bar.update(task, advance=1, status=f"T={temp:.2f} reward={record['reward']:+.3f} acc={record['accuracy']:.2f}"
+                       + (f" | val reward={v['reward']:+.3f} acc={v['accuracy']:.2f}" if v else ""))
+            if on_iteration:
+                on_iteration(it, record)
+    return Stage1Result(setup.load_selector(out / SELECTOR_FILE), log, best)
+
+
+# ---- stage 2 -------------------------------------------------------------------------
+
+@dataclass
+class Stage2Result:
+    classifier: Any
+    report: dict
+    n_labelled: int
+
+
+async def train_stage2(
+    cfg: TrainConfig,
+    pool: PoolLike,
+    train: Sequence[Example],
+    out_dir: str | Path,
+    *,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+) -> Stage2Result:
+    """Label random DAGs with the frozen stage-1 selector, then fit the graph classifier."""
+    from .classifier import GraphClassifier, train_classifier
+    from .data import generate_labels, load_samples
+    from .features import query_text, role_text
+
+    out = Path(out_dir)
+    setup = Setup.make(cfg, pool, embedder)
+    setup.check_same_run(out)
+    # Loading checks the checkpoint against this pool/task/embedder: stage 2 never runs an untrained selector.
+    selector = setup.load_selector(out / SELECTOR_FILE)
+    policy = Policy(selector, setup.embedder, setup.pool_info, setup.roles)
+    labels_path = out / "stage2" / "labels.jsonl"
+    with progress_bar(progress) as bar:
+        await generate_labels(setup, policy, pool, train, labels_path, bar)
+    samples = load_samples(labels_path)
+    if not samples:
+        raise ValueError("stage 2 produced no labelled graphs (every query had a single active role?)")
+    queries = {ex.id: ex.question for ex in train}
+    qids = sorted({s.query for s in samples})
+    qemb = dict(zip(qids, setup.embedder.embed([query_text(queries[q]) for q in qids])))
+    role_init = setup.embedder.embed([role_text(r) for r in setup.roles])
+    torch.manual_seed(cfg.seed)
+    model = GraphClassifier(role_init, int(setup.embedder.dim), cfg.classifier.hidden, cfg.classifier.dropout)
+    log_path = out / "stage2" / "log.jsonl"
+    log_path.write_text("")
+    report = train_classifier(model, samples, qemb, cfg.classifier, seed=cfg.seed,
+                              on_epoch=lambda row: append_jsonl(log_path, row))
+    summary = {k: v for k, v in asdict(report).items() if k != "history"}
+    summary["n_positive"] = sum(s.label > 0.5 for s in samples)
+    summary["n_graphs"] = len(samples)
+    summary["n_queries"] = len(qids)
+    (out / "stage2" / "report.json").write_text(json.dumps(summary, indent=2))
+    save_checkpoint(out / CLASSIFIER_FILE, model.state_dict(),
+                    setup.meta("classifier", {"classifier": cfg.classifier.to_dict(),
+                                              "role_dim": int(role_init.shape[1])}, summary))
+    return Stage2Result(model, summary, len(samples))
