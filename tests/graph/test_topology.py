@@ -69,3 +69,9 @@ def test_json_and_yaml_round_trip(tmp_path):
 def test_unknown_node_field_is_rejected():
     with pytest.raises(GraphError, match="unknown fields"):
         Topology.from_dict({"nodes": [{"id": "a", "modle": "x"}], "edges": []})
+
+
+def test_long_one_line_json_is_text_not_a_path():
+    t = Topology([Node(f"node-{i}" * 5) for i in range(30)])
+    text = t.to_json().replace("\n", "")
+    assert len(text) > 4000 and Topology.from_json(text) == t

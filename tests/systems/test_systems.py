@@ -141,6 +141,7 @@ async def test_self_consistency_majority_and_distinct_rollouts(tmp_path):
         assert len(set(rollouts)) == 5 and None not in rollouts
         assert {c.temperature for c in result.trace.calls} == {0.7}
         assert len(lm.requests) == 5  # identical prompts, yet not collapsed by the cache
+        assert len({r["seed"] for r in lm.requests}) == 5  # reproducible, distinct samples
         again = await system.run("q", "math")
         assert len(lm.requests) == 5 and again.usage.cache_hits == 5 and again.extracted_answer == "5"
         await system.run("q", "math", rollout="repeat-2")

@@ -6,6 +6,7 @@ call lands in the trace with its node, slot, model and own usage.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Awaitable, Iterable, Mapping, Protocol, TypeVar, runtime_checkable
 
@@ -78,10 +79,14 @@ class Runtime:
         **extra: Any,
     ) -> str:
         # Sampled calls get a rollout id unique to (run, node, slot): parallel samples
-        # of the same prompt stay distinct in the cache; greedy calls share entries.
-        rollout = f"{self.rollout}/{node_id}/{slot}" if temperature > 0 else None
+        # of the same prompt stay distinct in the cache, and a seed derived from it
+        # makes them reproducible on backends that honour seeds. Greedy calls share entries.
+        rollout = seed = None
+        if temperature > 0:
+            rollout = f"{node_id}/{slot}" if self.rollout is None else f"{self.rollout}/{node_id}/{slot}"
+            seed = int(hashlib.sha256(rollout.encode()).hexdigest()[:8], 16)
         completion = await get_lm(self.pool, model).chat(
-            messages, max_tokens=max_tokens, temperature=temperature, rollout=rollout, **extra
+            messages, max_tokens=max_tokens, temperature=temperature, rollout=rollout, seed=seed, **extra
         )
         self.trace.calls.append(
             CallRecord(node_id, slot, model, messages, completion.text, completion.usage, max_tokens, temperature, rollout)

@@ -67,17 +67,14 @@ def resolve_skips(topology: Topology) -> tuple[Topology, list[str]]:
                 models = [n.synthesiser]
                 notes.append(f"{n.id}: all proposers skipped; fallback proposer on {n.synthesiser}")
         kept.append(dataclasses.replace(n, models=models))
-    if output not in {n.id for n in kept}:
+    ids = {n.id for n in kept}
+    if output not in ids:
         raise ConfigError(f"the output node {output!r} was skipped; it must run")
-    active = Topology(kept, [e for e in topology.edges if e[0] in {n.id for n in kept} and e[1] in {n.id for n in kept}],
-                      output)
+    active = Topology(kept, [(s, d) for s, d in topology.edges if s in ids and d in ids], output)
 
     live = _reaching(active, output)
-    for n in active.nodes:
-        if n.id not in live:
-            notes.append(f"{n.id}: not run (its output reaches no answer)")
+    notes += [f"{n.id}: not run (its output reaches no answer)" for n in active.nodes if n.id not in live]
     active = active.subgraph(live)
-    active.output = output
 
     if not any(n.kind == "agent" and n.answers for n in active.nodes):
         raise ConfigError("every answer-producing role was skipped; at least one must remain")

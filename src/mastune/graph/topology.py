@@ -202,10 +202,15 @@ class Topology:
 
 
 def _read(text_or_path: str | Path) -> str:
-    if isinstance(text_or_path, Path) or (isinstance(text_or_path, str) and "\n" not in text_or_path
-                                           and Path(text_or_path).is_file()):
-        return Path(text_or_path).read_text()
-    return str(text_or_path)
+    """A Path, or a string that names an existing file, is read; any other string is the text."""
+    if isinstance(text_or_path, Path):
+        return text_or_path.read_text()
+    try:
+        if "\n" not in text_or_path and Path(text_or_path).is_file():
+            return Path(text_or_path).read_text()
+    except OSError:  # e.g. a long one-line JSON text is "a file name too long"
+        pass
+    return text_or_path
 
 
 def find_cycle(ids: list[str], edges: list[tuple[str, str]]) -> list[str] | None:
