@@ -21,3 +21,13 @@ def test_majority_and_unanimity():
     assert majority([None, None], "math") is None
     assert unanimous(["B", "b"], "mcq")
     assert not unanimous(["B", None], "mcq") and not unanimous([], "mcq")
+
+
+def test_fallback_extractors_used_without_the_task_layer():
+    from mastune.agents.answers import _FALLBACK, _normalize_number
+
+    assert _FALLBACK["math"]("x \\boxed{\\frac{1}{2}} y") == "\\frac{1}{2}"
+    assert _FALLBACK["math"]("total 1,234 apples") == "1234"
+    assert _FALLBACK["mcq"]("so the answer is (b)") == "B"
+    assert _FALLBACK["code"]("```python\nx = 1\n```") == "x = 1\n"
+    assert _normalize_number("$1,000.0") == "1000" and _normalize_number("x+1") is None
