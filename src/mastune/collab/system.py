@@ -223,10 +223,12 @@ def _node_records(trace: CollabTrace) -> None:
         trace.nodes[node.id] = NodeRecord(node.id, status, out, answer, usage, note=note)
 
 
-def build_collab_system(pool: PoolLike, *, ceo: bool, model: str | None = None,
+def build_collab_system(pool: PoolLike, *, ceo: bool | None = None, model: str | None = None,
                         config: str | Path | CollabConfig | None = None, **knobs: Any) -> CollabSystem:
     """The collab system for `mastune run / eval`: a built-in or YAML config, then knobs.
 
+    ceo: True / False switch the CEO on / off (and pick the built-in config
+    `collab-ceo` / `collab` when no `config` is given); None keeps the config's.
     knobs are CollabConfig fields (max_turn, max_inner_turns, experts, max_tokens,
     budget_ladder, temperature, roles, ...); None values are ignored; `model`
     puts every role on one model.
