@@ -106,3 +106,23 @@ def test_two_step_lora_sft_and_merge(tiny_model, tmp_path):
     assert merged.config.num_hidden_layers == 2 and not hasattr(merged, "peft_config")
     again = merge_adapter(out, tmp_path / "merged2")  # base read from the adapter config
     assert (again / "config.json").is_file()
+
+
+def test_cli_train_sft(tiny_model, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from mastune.cli.collab_cmds import sft
+
+    app = typer.Typer()
+    app.command("sft")(sft)
+
+    @app.callback()
+    def _group():
+        """train"""
+
+    data = write_data(tmp_path / "sft.jsonl", questions=2, per_question=2)
+    res = CliRunner().invoke(app, ["sft", "--data", str(data), "--base", tiny_model, "--out", str(tmp_path / "a"),
+                                   "--max-steps", "2", "--batch-size", "2", "--lora-r", "4", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert "2 steps on cpu" in res.output and (tmp_path / "a" / "adapter_config.json").is_file()

@@ -167,6 +167,7 @@ def _device_dtype(cfg: SFTConfig) -> tuple[str, Any]:
 
 def train_sft(cfg: SFTConfig, *, log: Callable[[str], None] | None = None) -> SFTResult:
     """Fine-tune a LoRA adapter on `cfg.data`; saves it under `cfg.out`."""
+    chats = read_chats(cfg.data)  # bad data fails before the heavy imports
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
@@ -177,7 +178,6 @@ def train_sft(cfg: SFTConfig, *, log: Callable[[str], None] | None = None) -> SF
     torch.manual_seed(cfg.seed)
     device, dtype = _device_dtype(cfg)
 
-    chats = read_chats(cfg.data)
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad_id is None:
