@@ -260,8 +260,9 @@ def test_explicit_edges_with_a_cycle_name_the_roles(tmp_path):
 
 
 async def test_cli_glue_returns_a_record_and_writes_the_trace(tmp_path):
-    from mastune.systems.run import run_system_cli
+    from mastune.cli.run import _system
+    from mastune.eval.solvers import build_solver
 
-    rec = await run_system_cli("cot", {"m": FakeLM(fn=echo())}, "q", "math", model="m", max_tokens=20,
-                               trace_path=tmp_path / "t.json")
+    solver = build_solver("cot", {"m": FakeLM(fn=echo())}, model="m", options={"max_tokens": 20})
+    rec = await _system(solver, "q", "math", tmp_path / "t.json")
     assert rec["extracted"] == "7" and rec["calls"] == 1 and (tmp_path / "t.json").is_file()

@@ -20,9 +20,12 @@ def run(
     system: Optional[str] = typer.Option(None, "--system", "-s", help="multi-agent system name or YAML file"),
     task_type: str = typer.Option("math", "--task-type", help="math | code | mcq"),
     pool: Optional[Path] = typer.Option(None, "--pool", help="pool config YAML (default: built-in local pool)"),
-    max_tokens: int = typer.Option(512, "--max-tokens"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="cap on tokens per call (default: 512 / the system's)"),
     temperature: float = typer.Option(0.0, "--temperature"),
     trace: Optional[Path] = typer.Option(None, "--trace", help="save the full call trace as JSON"),
+    config: Optional[Path] = typer.Option(None, "--config", help="system YAML (instead of a built-in name)"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="hieramas: trained checkpoint folder"),
+    ceo: Optional[bool] = typer.Option(None, "--ceo/--no-ceo", help="collab: CEO agent on/off"),
     no_cache: bool = typer.Option(False, "--no-cache", help="bypass the on-disk call cache"),
     verbose: bool = typer.Option(False, "--verbose", help="show llama.cpp logs"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON record instead of tables"),
@@ -31,15 +34,15 @@ def run(
     try:
         the_pool = Pool.load(pool)
         with cli_settings(cache=not no_cache, verbose=verbose):
-            if system is None:
-                record = asyncio.run(_single(the_pool, model or the_pool.default_model, question, max_tokens, temperature))
+            if system is None and config is None:
+                record = asyncio.run(_single(the_pool, model or the_pool.default_model, question, max_tokens or 512, temperature))
             else:
-                from ..systems.run import run_system_cli  # the runtime is optional for plain calls
+                from ..eval.solvers import build_solver
 
-                record = asyncio.run(
-                    run_system_cli(system, the_pool, question, task_type, model=model, max_tokens=max_tokens,
-                                   trace_path=trace)
-                )
+                options = {"max_tokens": max_tokens, "ceo": ceo, "checkpoint": str(checkpoint) if checkpoint else None}
+                solver = build_solver(system or "custom", the_pool, model=model,
+                                      config=str(config) if config else None, options=options)
+                record = asyncio.run(_system(solver, question, task_type, trace))
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)
@@ -47,9 +50,26 @@ def run(
         print(json.dumps(record, ensure_ascii=False))
         return
     console.print(record["answer"], markup=False, highlight=False)
+    if record.get("extracted") is not None:
+        console.print(f"extracted answer: {record['extracted']}", markup=False, highlight=False)
+    console.print(f"LLM calls: {record['calls']}")
     from ..llm.types import Usage
 
     console.print(usage_table(Usage.from_dict(record["usage"]), title=f"usage ({record['what']})"))
+
+
+async def _system(solver, question: str, task_type: str, trace_path: Optional[Path]) -> dict:
+    result = await solver.run(question, task_type)
+    if trace_path is not None:
+        result.trace.to_json(trace_path)
+    return {
+        "what": f"system {getattr(solver, 'name', '?')}",
+        "answer": result.answer_text,
+        "extracted": result.extracted_answer,
+        "usage": result.usage.to_dict(),
+        "calls": result.calls,
+        "trace": str(trace_path) if trace_path else None,
+    }
 
 
 async def _single(pool: Pool, model: str, question: str, max_tokens: int, temperature: float) -> dict:
