@@ -37,7 +37,9 @@ class Engine:
             raise ModelUnavailable("xllamacpp is not installed; run: pip install xllamacpp") from e
         if not Path(spec.path).is_file():
             raise ModelUnavailable(f"GGUF file not found: {spec.path}; run `mastune models pull NAME`")
-        threads = spec.n_threads or os.cpu_count() or 1
+        # MASTUNE_THREADS caps engine threads: llama.cpp threads spin-wait, so
+        # several engines (or other jobs) on few cores run far faster with fewer.
+        threads = spec.n_threads or int(os.environ.get("MASTUNE_THREADS", "0")) or os.cpu_count() or 1
         p = xllamacpp.CommonParams()
         p.model.path = spec.path
         p.n_parallel = spec.n_parallel
