@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
 from ..agents.trace import Trace
 from ..errors import MastuneError
+from .common import console, err_console
 
 app = typer.Typer(help="Inspect run traces.", no_args_is_help=True)
 
@@ -80,11 +80,10 @@ def show(
     calls: bool = typer.Option(True, "--calls/--no-calls", help="list every call under its node"),
 ) -> None:
     """Render a trace's topology in the terminal and as an image."""
-    console = Console()
     try:
         trace = Trace.from_json(path)
     except (OSError, ValueError, KeyError, MastuneError) as e:
-        Console(stderr=True).print(f"[red]error:[/] cannot read trace {path}: {e}")
+        err_console.print(f"[red]error:[/] cannot read trace {path}: {e}")
         raise typer.Exit(1)
     console.print(node_table(trace))
     if calls:
