@@ -60,12 +60,13 @@ class CollabSystem:
             Node("recruiter", role="expert recruiter", prompt="", models=[self.model("recruiter")], answers=False),
             Node("solver", role="solver", prompt="", models=[self.model("solver")]),
             Node("critics", role="critics", prompt="", models=critics, answers=False),
-            Node("executor", role="executor", prompt="", answers=False,
-                 models=[self.model("test_writer")] if fam == "code" and cfg.generate_tests else []),
             Node("evaluator", role="evaluator", prompt="", models=[self.model("evaluator")], answers=False),
         ]
-        edges = [("recruiter", "solver"), ("solver", "critics"), ("critics", "executor"), ("solver", "executor"),
-                 ("executor", "evaluator")]
+        edges = [("recruiter", "solver"), ("solver", "critics"), ("critics", "evaluator"), ("solver", "evaluator")]
+        if fam == "code":  # only code tasks execute anything
+            nodes.insert(3, Node("executor", role="executor", prompt="", answers=False,
+                                 models=[self.model("test_writer")] if cfg.generate_tests else []))
+            edges[2:] = [("critics", "executor"), ("solver", "executor"), ("executor", "evaluator")]
         if cfg.ceo:
             nodes.insert(0, Node("ceo", role="CEO", prompt="", models=[self.model("ceo")], answers=False))
             edges.insert(0, ("ceo", "recruiter"))
