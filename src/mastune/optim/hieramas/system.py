@@ -128,15 +128,19 @@ def build_hieramas_system(
     single_model: str | None = None,
     n_candidates: int = 100,
     seed: int = 0,
+    max_tokens: int | None = None,
     embedder: Embedder | None = None,
 ) -> HieraMASSystem:
     """A trained run directory (`mastune train hieramas --out DIR`) bound to `pool`.
 
     Checkpoints are checked against the pool's model names, the family's roles
     and the embedder; a mismatch raises CheckpointError naming it.
+    `max_tokens` overrides the per-call limit the run was trained with.
     """
     out = Path(checkpoint_dir)
     cfg = TrainConfig.load(out)
+    if max_tokens is not None:
+        cfg.runtime.max_tokens = max_tokens
     setup = Setup.make(cfg, pool, embedder)
     policy = classifier = None
     if llm_selection:

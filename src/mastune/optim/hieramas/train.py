@@ -220,7 +220,9 @@ async def train_stage2(
         await generate_labels(setup, policy, pool, train, labels_path, bar)
     samples = load_samples(labels_path)
     if not samples:
-        raise ValueError("stage 2 produced no labelled graphs (every query had a single active role?)")
+        raise ValueError("stage 2 has nothing to learn: for every training query the selector keeps fewer than "
+                         "2 supernodes, so there is no topology to choose; use the system with "
+                         "graph_classifier=False (--no-graph-classifier)")
     queries = {ex.id: ex.question for ex in train}
     qids = sorted({s.query for s in samples})
     qemb = dict(zip(qids, setup.embedder.embed([query_text(queries[q]) for q in qids])))

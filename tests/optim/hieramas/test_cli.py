@@ -1,0 +1,48 @@
+"""`mastune train hieramas` on the scripted pool (the lead wires it under `mastune train`)."""
+import json
+
+import typer
+from typer.testing import CliRunner
+
+import mastune.cli.train_hieramas as cli
+from mastune.tasks.base import Task
+
+from .fakes import examples
+from .test_stage1 import fake_pool
+
+
+def app():
+    a = typer.Typer()
+    a.command("hieramas")(cli.hieramas)
+    a.command("other")(lambda: None)  # two commands: typer then keeps the sub-command name
+    return a
+
+
+def test_train_both_stages_then_resume(tmp_path, monkeypatch):
+    pool = fake_pool()
+    monkeypatch.setattr(cli, "load_pool", lambda spec: pool)
+    data = {"train": examples(6), "valid": examples(2, start=100)}
+    monkeypatch.setattr(cli, "get_task", lambda task, path=None, split=None, seed=0, limit=None:
+                        Task(task, "math", data[split][:limit], "fake"))
+
+    def args(iterations=2, *extra):
+        return ["hieramas", "--task", "gsm8k", "--out", str(tmp_path), "--iterations", str(iterations),
+                "--batch-size", "2", "--embedder", "hash-64", "--k-dags", "3", "--decision-model", "good",
+                "--no-skip", "--no-cache", *extra]
+
+    r = CliRunner().invoke(app(), args())
+    assert r.exit_code == 0, r.output
+    assert "stage 1: 2 iterations" in r.output and "stage 2: 18 graphs from 6 queries" in r.output
+    assert (tmp_path / "selector.pt").is_file() and (tmp_path / "classifier.pt").is_file()
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["config"]["iterations"] == 2 and saved["pool_models"] == ["good", "wrong", "pricey"]
+
+    r = CliRunner().invoke(app(), args(4, "--stage", "1"))  # extend to 4 iterations
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "stage1" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(l)["iteration"] for l in lines] == [0, 1, 2, 3]
+
+    r = CliRunner().invoke(app(), args(2, "--seed", "5"))
+    assert r.exit_code == 1 and "seed: run has 0, now 5" in r.output
+    r = CliRunner().invoke(app(), args(2, "--stage", "3"))
+    assert r.exit_code == 1 and "--stage must be one of 1, 2, all" in r.output
