@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..graph.topology import Topology
+from ..io import dump_json
 from ..llm.types import Message, Usage
 
 
@@ -104,10 +105,7 @@ class Trace:
         )
 
     def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return dump_json(self.to_dict(), path)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "Trace":

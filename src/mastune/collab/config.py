@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError
+from ..io import dataclass_from_dict, dump_yaml, load_yaml_file
 
 ROLES = ("ceo", "recruiter", "solver", "critic", "evaluator", "test_writer")
 # Roles whose max_tokens is the round's budget (the CEO's knob), not a fixed setting.
@@ -131,28 +130,14 @@ class CollabConfig:
     def from_dict(cls, d: dict[str, Any], source: str = "collab config") -> "CollabConfig":
         if not isinstance(d, dict):
             raise ConfigError(f"{source}: a collab config is a mapping")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, source)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return dump_yaml(self.to_dict(), path)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "CollabConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"collab config not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path} is not valid YAML: {e}") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(load_yaml_file(path, "collab config"), str(path))
 
 
 def _role(name: str, spec: Any) -> RoleSettings:

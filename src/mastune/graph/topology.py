@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import yaml
 
 from ..errors import ConfigError
+from ..io import dump_json, dump_yaml
 
 SKIP = "skip"  # a model slot that is switched off (HieraMAS "skip" token)
 NODE_KINDS = ("agent", "decision", "vote")
@@ -181,20 +182,14 @@ class Topology:
         return cls([Node.from_dict(n) for n in d["nodes"]], [tuple(e) for e in d.get("edges", [])], d.get("output"))
 
     def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return dump_json(self.to_dict(), path)
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "Topology":
         return cls.from_dict(json.loads(_read(text_or_path)))
 
     def to_yaml(self, path: str | Path | None = None) -> str:
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return dump_yaml(self.to_dict(), path)
 
     @classmethod
     def from_yaml(cls, text_or_path: str | Path) -> "Topology":

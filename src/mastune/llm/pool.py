@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ..io import load_yaml_file
 from ..models.registry import MODELS, resolve
 from .lm import LM
 from .types import Price
@@ -126,13 +126,7 @@ class Pool(Mapping[str, LM]):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Pool":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"pool config not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(f"pool config {path} is not valid YAML: {e}") from None
+        data = load_yaml_file(path, "pool config")
         if not isinstance(data, dict):
             raise ConfigError(f"pool config {path} must be a mapping with a 'models' list")
         return cls.from_dict(data, source=f"pool config {path}")

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..agents.prompts import template_names
 from ..errors import ConfigError
 from ..graph.topology import SKIP
+from ..io import dataclass_from_dict, dump_yaml, parse_yaml
 
 LAYOUTS = ("single", "samples", "debate", "moa", "graph")
 GENERATORS = ("chain", "star", "full", "layered", "random", "edges")
@@ -143,17 +142,10 @@ class SystemConfig:
     def from_dict(cls, d: dict[str, Any], source: str = "system config") -> "SystemConfig":
         if not isinstance(d, dict) or "name" not in d:
             raise ConfigError(f"{source}: a system config is a mapping with at least a `name`")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, source)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        return dump_yaml(self.to_dict(), path)
 
     @classmethod
     def from_yaml(cls, text_or_path: str | Path) -> "SystemConfig":
@@ -163,8 +155,4 @@ class SystemConfig:
             if not path.is_file():
                 raise ConfigError(f"system config not found: {path}")
             text_or_path, source = path.read_text(), str(path)
-        try:
-            data = yaml.safe_load(str(text_or_path))
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{source} is not valid YAML: {e}") from None
-        return cls.from_dict(data, source)
+        return cls.from_dict(parse_yaml(str(text_or_path), source), source)
