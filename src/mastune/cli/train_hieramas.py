@@ -79,6 +79,10 @@ def hieramas(
                 console.print(f"stage 2: {r['n_graphs']} graphs from {r['n_queries']} queries ({r['n_positive']} "
                               f"positive); best validation {r['metric']} = {r['best_metric']} "
                               f"-> {out / 'classifier.pt'}")
+                if not r["n_positive"]:
+                    err_console.print("[yellow]warning:[/] no DAG earned a positive label (no labelled run solved its "
+                                      "query), so the classifier learned nothing useful; use more training queries "
+                                      "(--train-size) or run the system with --no-graph-classifier")
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)

@@ -6,7 +6,8 @@ import torch
 
 from mastune.errors import ConfigError
 from mastune.graph.generators import random_dag_pool
-from mastune.optim.hieramas import CheckpointError, HashEmbedder, build_hieramas_system, train_stage1, train_stage2
+from mastune.optim.hieramas import (CheckpointError, HashEmbedder, build_hieramas_system, load_checkpoint,
+                                   save_checkpoint, train_stage1, train_stage2)
 from mastune.optim.hieramas.data import label_graphs
 from mastune.optim.hieramas.policy import Choice
 from mastune.optim.hieramas.util import stable_int
@@ -47,6 +48,12 @@ async def test_stage2_labels_every_query_and_saves_a_classifier(trained):
     calls = sum(len(lm.requests) for lm in pool.values())
     await train_stage2(cfg, pool, examples(6), out, embedder=HashEmbedder(64), progress=False)
     assert sum(len(lm.requests) for lm in pool.values()) == calls
+
+    # labels made by another selector (stage 1 ran on and saved a new best) are never mixed in
+    state, meta = load_checkpoint(out / "selector.pt", kind="selector")
+    save_checkpoint(out / "selector.pt", {k: v + 0.01 for k, v in state.items()}, meta)
+    with pytest.raises(CheckpointError, match="labelled with another selector.pt"):
+        await train_stage2(cfg, pool, examples(6), out, embedder=HashEmbedder(64), progress=False)
 
 
 async def test_system_runs_the_top_scored_dag_with_the_selectors_argmax(trained):

@@ -9,12 +9,15 @@ soon as it is done: a killed run redoes only the unfinished queries.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from ...agents.runtime import PoolLike
 from ...graph.generators import random_dag_pool
 from ...tasks.base import Example
+from .checkpoint import CheckpointError
 from .classifier import GraphSample
 from .episode import Plan, run_episode
 from .policy import Policy
@@ -56,6 +59,20 @@ async def label_query(setup: Setup, policy: Policy, pool: PoolLike, ex: Example,
         for edges, ep, r, y in zip(dags, eps, rewards, labels)
     ]
     return record
+
+
+def check_labels_source(path: Path, selector_file: Path) -> None:
+    """Labels are only valid for the selector that made them: record its hash, refuse a mix."""
+    digest = hashlib.sha256(selector_file.read_bytes()).hexdigest()
+    meta = path.with_name("labels.meta.json")
+    if meta.is_file() and path.is_file():
+        made_with = json.loads(meta.read_text()).get("selector_sha256")
+        if made_with != digest:
+            raise CheckpointError(
+                f"{path} was labelled with another selector.pt (sha256 {str(made_with)[:12]}..., now {digest[:12]}...), "
+                f"e.g. stage 1 ran again; delete {path.parent} to relabel with the current selector")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"selector_sha256": digest}))
 
 
 async def generate_labels(setup: Setup, policy: Policy, pool: PoolLike, train: Sequence[Example], path: Path,

@@ -11,12 +11,13 @@ one embedder refuses to load with another.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -131,8 +132,9 @@ class SentenceEmbedder:
                 source = minilm_path() if self.name == MINILM else self.name
                 local = Path(source).is_dir()
                 try:
-                    # A local directory needs no network: say so, so nothing tries the hub.
-                    self._model = SentenceTransformer(source, device="cpu", local_files_only=local)
+                    with _quiet_loading():
+                        # A local directory needs no network: say so, so nothing tries the hub.
+                        self._model = SentenceTransformer(source, device="cpu", local_files_only=local)
                 except Exception as e:
                     raise ModelUnavailable(
                         f"cannot load embedding model {self.name!r} from {source}: {e}; "
@@ -159,11 +161,35 @@ class SentenceEmbedder:
         return torch.from_numpy(out.copy())
 
 
-def get_embedder(name: str = "minilm", **kw) -> Embedder:
-    """By name: 'minilm' (or any sentence-transformers id) or 'hash' / 'hash-DIM'."""
-    m = re.fullmatch(r"hash(?:-(\d+))?", name)
-    if m:
-        return HashEmbedder(int(m.group(1) or 64))
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """transformers draws a 'Loading weights' bar per load; hide it, then restore the setting."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+_shared: dict[str, Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def get_embedder(name: str = "minilm") -> Embedder:
+    """By name: 'minilm' (or any sentence-transformers id) or 'hash' / 'hash-DIM'.
+    One instance per name and process: the model is loaded once, not per run."""
     if not name:
         raise ConfigError("empty embedder name; use 'minilm' or 'hash-64'")
-    return SentenceEmbedder(name, **kw)
+    with _shared_lock:
+        emb = _shared.get(name)
+        if emb is None:
+            m = re.fullmatch(r"hash(?:-(\d+))?", name)
+            emb = _shared[name] = HashEmbedder(int(m.group(1) or 64)) if m else SentenceEmbedder(name)
+        return emb

@@ -206,7 +206,7 @@ async def train_stage2(
 ) -> Stage2Result:
     """Label random DAGs with the frozen stage-1 selector, then fit the graph classifier."""
     from .classifier import GraphClassifier, train_classifier
-    from .data import generate_labels, load_samples
+    from .data import check_labels_source, generate_labels, load_samples
     from .features import query_text, role_text
 
     out = Path(out_dir)
@@ -216,6 +216,7 @@ async def train_stage2(
     selector = setup.load_selector(out / SELECTOR_FILE)
     policy = Policy(selector, setup.embedder, setup.pool_info, setup.roles)
     labels_path = out / "stage2" / "labels.jsonl"
+    check_labels_source(labels_path, out / SELECTOR_FILE)
     with progress_bar(progress) as bar:
         await generate_labels(setup, policy, pool, train, labels_path, bar)
     samples = load_samples(labels_path)
