@@ -14,13 +14,17 @@ pytestmark = pytest.mark.engine
 
 @pytest.fixture
 def pool(smollm_path):
-    from mastune.llm.pool import Pool
+    """Two names, one engine (same GGUF and settings), two prices.
 
-    common = {"backend": "embedded", "model": "smollm2-135m", "n_parallel": 4, "ctx_per_slot": 2048}
-    return Pool.from_dict({"models": [
-        {"name": "smol-cheap", "price": {"input": 0.01, "output": 0.01}, **common},
-        {"name": "smol-dear", "price": {"input": 0.5, "output": 0.5}, **common},
-    ], "default": "smol-cheap"})
+    One llama.cpp thread: on a shared 2-core machine, two threads spin-wait on
+    each other whenever a neighbour holds a core, which measured 10-20x slower
+    (pool configs cannot set n_threads yet, hence EmbeddedLM directly)."""
+    from mastune.llm import Price
+    from mastune.llm.embedded import EmbeddedLM
+
+    common = dict(n_parallel=4, ctx_per_slot=2048, n_threads=1)
+    return {"smol-cheap": EmbeddedLM("smol-cheap", smollm_path, price=Price(0.01, 0.01), **common),
+            "smol-dear": EmbeddedLM("smol-dear", smollm_path, price=Price(0.5, 0.5), **common)}
 
 
 async def test_tiny_train_and_eval_on_the_engine(pool, call_cache, tmp_path):

@@ -114,3 +114,16 @@ async def test_wrong_family_and_wrong_pool_fail_loudly(trained):
         (out / "classifier.pt").unlink()
         build_hieramas_system(out, pool)
     assert build_hieramas_system(out, pool, graph_classifier=False).classifier is None
+
+
+async def test_the_eval_harness_builds_and_runs_it(trained, tmp_path):
+    from mastune.eval import EvalConfig, evaluate
+    from mastune.eval.solvers import build_solver
+
+    _, pool, out, _ = trained
+    solver = build_solver("hieramas", pool, options={"checkpoint": str(out), "graph_classifier": False,
+                                                    "llm_selection": None, "max_tokens": 64})
+    assert solver.setup.cfg.runtime.max_tokens == 64 and not solver.graph_classifier
+    items = examples(2, start=400)
+    summary = await evaluate(EvalConfig(system="hieramas", task="add", out=str(tmp_path / "eval")), solver, items)
+    assert summary.n == 2 and summary.correct == 2 and summary.errors == 0 and summary.cost > 0
