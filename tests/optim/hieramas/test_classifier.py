@@ -1,7 +1,6 @@
 """Graph classifier: learns a synthetic edge rule; messages follow the DAG's direction."""
 import random
 
-import pytest
 import torch
 
 from mastune.graph.generators import random_dag

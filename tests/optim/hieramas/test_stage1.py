@@ -1,13 +1,11 @@
 """Stage 1 on a scripted pool: the selector learns the right, cheap model; node-level
 rewards fix a credit-assignment error of the final reward alone."""
-import pytest
 import torch
 
 from mastune.optim.hieramas import HashEmbedder, RewardConfig, SelectorConfig, TrainConfig, train_stage1
 from mastune.optim.hieramas.episode import Plan, RuntimeOptions, run_episode
 from mastune.optim.hieramas.policy import Choice, Policy
 from mastune.optim.hieramas.reinforce import reinforce_loss
-from mastune.optim.hieramas.selector import LLMSelector
 from mastune.optim.hieramas.setup import Setup
 from mastune.optim.hieramas.train import episode_terms
 
