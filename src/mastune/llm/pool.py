@@ -46,6 +46,7 @@ class ModelConfig(BaseModel):
     max_concurrency: int | None = None
     n_parallel: int = 4
     ctx_per_slot: int = 4096
+    n_threads: int = 0  # embedded: 0 = $MASTUNE_THREADS or all cores
     timeout_s: float = 600.0
     max_retries: int = 2
 
@@ -86,7 +87,7 @@ class ModelConfig(BaseModel):
 
         return EmbeddedLM(
             self.name, self.model or self.name, n_parallel=self.n_parallel, ctx_per_slot=self.ctx_per_slot,
-            price=price, **common,
+            n_threads=self.n_threads, price=price, **common,
         )
 
 
