@@ -19,7 +19,7 @@ Using the adapter in the runtime -- what is implemented, what is documented:
     merged model to GGUF and point a pool entry at the file; the embedded
     engine then serves it like any built-in model:
 
-        git clone https://github.com/ggml-org/llama.cpp
+        # a checkout of llama.cpp (ggml-org/llama.cpp), for its converter:
         pip install -r llama.cpp/requirements/requirements-convert_hf_to_gguf.txt
         python llama.cpp/convert_hf_to_gguf.py adapters/m1/merged --outfile m1.gguf --outtype q8_0
         # pool.yaml:  models: [{name: m1, backend: embedded, model: /abs/path/m1.gguf}]
