@@ -1,5 +1,4 @@
 """Supernode, skip resolution and decision/vote nodes, run on FakeLM."""
-import re
 
 import pytest
 

@@ -1,4 +1,3 @@
-import pytest
 
 from mastune import settings
 from mastune.llm import FakeLM, track_usage

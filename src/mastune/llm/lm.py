@@ -149,7 +149,7 @@ class LM(abc.ABC):
                         ) from e
             except ContextOverflow:
                 raise
-            except RETRYABLE as e:
+            except RETRYABLE:
                 attempt += 1
                 if attempt > self.max_retries:
                     raise
