@@ -23,12 +23,8 @@ QUESTIONS = {
 
 
 @pytest.fixture(scope="module")
-def pool(smollm_path):
-    try:
-        from mastune.llm.pool import Pool
-    except ImportError as e:
-        pytest.skip(f"the embedded engine backend (mastune.llm.pool) is not available: {e}")
-    return {MODEL: Pool.default().get(MODEL)}
+def pool(engine_pool):
+    return {MODEL: engine_pool[MODEL]}
 
 
 @pytest.mark.parametrize("name", builtin_systems())
