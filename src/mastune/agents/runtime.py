@@ -51,6 +51,15 @@ def get_lm(pool: PoolLike, name: str) -> LM:
         raise ConfigError(f"model {name!r} is not in the pool; available: {', '.join(pool_names(pool))}") from None
 
 
+def bind_models(config: Any, pool: PoolLike) -> str:
+    """A system config's default model, after checking every model it names is in
+    the pool (so a typo fails before any call). `config` has `.model` and
+    `.model_names(default)`."""
+    default = config.model or default_model(pool)
+    check_models(pool, config.model_names(default))
+    return default
+
+
 def check_models(pool: PoolLike, names: Iterable[str]) -> None:
     """Fail before any call if a configured model is not in the pool."""
     known = set(pool_names(pool))

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..agents.answers import extract_answer
 from ..agents.prompts import canonical_family
-from ..agents.runtime import PoolLike, Runtime, check_models, default_model, gather_all
+from ..agents.runtime import PoolLike, Runtime, bind_models, gather_all
 from ..agents.trace import NodeRecord
 from ..errors import MastuneError
 from ..graph.topology import Node, Topology
@@ -42,8 +42,7 @@ class CollabSystem:
     def __init__(self, config: CollabConfig, pool: PoolLike) -> None:
         self.config = config
         self.pool = pool
-        self.default_model = config.model or default_model(pool)
-        check_models(pool, config.model_names(self.default_model))
+        self.default_model = bind_models(config, pool)
 
     @property
     def name(self) -> str:

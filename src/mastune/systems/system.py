@@ -9,7 +9,7 @@ from typing import Any
 from ..agents.answers import extract_answer
 from ..agents.nodes import node_runner
 from ..agents.prompts import canonical_family
-from ..agents.runtime import PoolLike, Runtime, check_models, default_model
+from ..agents.runtime import PoolLike, Runtime, bind_models
 from ..agents.supernode import resolve_skips
 from ..agents.trace import NodeRecord, Trace
 from ..errors import ConfigError
@@ -36,8 +36,7 @@ class System:
     def __init__(self, config: SystemConfig, pool: PoolLike) -> None:
         self.config = config
         self.pool = pool
-        self.default_model = config.model or default_model(pool)
-        check_models(pool, config.model_names(self.default_model))
+        self.default_model = bind_models(config, pool)
 
     @property
     def name(self) -> str:
