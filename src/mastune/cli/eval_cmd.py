@@ -15,7 +15,7 @@ from ..eval.runner import EvalConfig, evaluate
 from ..eval.solvers import build_solver
 from ..llm.pool import Pool
 from ..tasks.datasets import get_task
-from ..tasks.splits import split_manifest
+from ..tasks.splits import split_examples, split_manifest
 from .common import cli_settings, console, err_console
 
 
@@ -59,7 +59,10 @@ def eval_command(
     try:
         the_pool = Pool.load(pool)
         full = get_task(task, path=data_path)
-        examples = get_task(task, path=data_path, split=split, seed=seed, limit=limit).examples
+        # One load: the split is derived from it exactly as get_task(split=...) would.
+        examples = full.examples if split in ("all", None) else split_examples(full.examples, split, seed=seed)
+        if limit is not None:
+            examples = examples[: max(0, limit)]
         manifest = split_manifest(full.examples, seed=seed, task=task) if split not in ("all", None) else {}
         manifest.update({"source": full.source, "used_ids": [e.id for e in examples]})
         solver = build_solver(system, the_pool, model=model, config=str(config) if config else None, options=options)
