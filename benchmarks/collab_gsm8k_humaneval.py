@@ -77,11 +77,15 @@ async def run_all(args: argparse.Namespace) -> Path:
     table = systems(pool, s, args.sweep)
     sweep_tasks = ["gsm8k"] if not args.sweep_both else list(TASKS)
     for short, task in TASKS.items():
+        if args.tasks and short not in args.tasks.split(","):
+            continue
         full = get_task(task, split=None)
         examples = get_task(task, split="test", seed=0, limit=s["n"][short]).examples
         manifest = {**split_manifest(full.examples, seed=0, task=task), "used_ids": [e.id for e in examples]}
         for name, (build, opts) in table.items():
             if name.startswith(f"collab-{args.sweep}") and short not in sweep_tasks:
+                continue
+            if args.only and name not in args.only.split(","):
                 continue
             run_dir = out / "runs" / short / name
             cfg = EvalConfig(system="collab" if name.startswith("collab") else name, task=task, out=str(run_dir),
@@ -178,6 +182,9 @@ def main() -> None:
     ap.add_argument("--sweep", choices=("inner", "budget"), default="inner")
     ap.add_argument("--sweep-both", action="store_true", help="run the sweep on HumanEval+ too (default GSM8K only)")
     ap.add_argument("--concurrency", type=int, default=2, help="items in flight per run")
+    ap.add_argument("--tasks", help="comma list of gsm8k,humaneval (default both)")
+    ap.add_argument("--only", help="comma list of system names to run, e.g. collab,collab-ceo (default all); "
+                                   "lets two processes share the work without touching the same run")
     ap.add_argument("--out")
     ap.add_argument("--no-cache", action="store_true")
     args = ap.parse_args()

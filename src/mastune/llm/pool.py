@@ -11,6 +11,9 @@
         model_id: gpt-4o-mini
         api_key_env: OPENAI_API_KEY       # the key itself never goes in a file
         price: {input: 0.15, output: 0.60}
+      - name: m1
+        backend: hf                       # transformers (+ peft): serves LoRA adapters as trained
+        adapter: adapters/m1              # base model read from the adapter's config
 """
 from __future__ import annotations
 
@@ -36,8 +39,11 @@ class PriceConfig(BaseModel):
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    backend: Literal["embedded", "openai"] = "embedded"
-    model: str | None = None  # embedded: built-in model name or GGUF path
+    backend: Literal["embedded", "openai", "hf"] = "embedded"
+    model: str | None = None  # embedded: built-in model name or GGUF path; hf: HF folder or hub id
+    adapter: str | None = None  # hf: a LoRA adapter folder (e.g. from `mastune train sft`)
+    device: str = "auto"  # hf: auto | cpu | cuda[:N]
+    dtype: str = "auto"  # hf: auto | float32 | bfloat16 | float16
     base_url: str | None = None  # openai
     model_id: str | None = None  # openai
     api_key_env: str | None = None  # openai: name of the environment variable holding the key
@@ -61,6 +67,11 @@ class ModelConfig(BaseModel):
     def _backend_fields(self) -> "ModelConfig":
         if self.backend == "openai" and not (self.base_url and self.model_id):
             raise ValueError(f"model {self.name!r}: backend 'openai' needs base_url and model_id")
+        if self.backend == "hf" and not (self.model or self.adapter):
+            raise ValueError(f"model {self.name!r}: backend 'hf' needs model (HF folder or hub id) or adapter")
+        if self.adapter and self.backend != "hf":
+            raise ValueError(f"model {self.name!r}: adapter is served by backend 'hf' only "
+                             "(for llama.cpp, merge the adapter and convert it to GGUF)")
         return self
 
     def build(self) -> LM:
@@ -83,6 +94,11 @@ class ModelConfig(BaseModel):
                 self.name, base_url=self.base_url, model_id=self.model_id, api_key_env=self.api_key_env,
                 price=price, **common,
             )
+        if self.backend == "hf":
+            from .hf import HFLM
+
+            return HFLM(self.name, self.model, adapter=self.adapter, device=self.device, dtype=self.dtype,
+                        price=price, **common)
         from .embedded import EmbeddedLM
 
         return EmbeddedLM(

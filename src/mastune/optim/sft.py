@@ -12,20 +12,19 @@ the order of questions is shuffled per epoch (seeded).
 Output (`--out`): the LoRA adapter (peft format), the tokenizer, and
 `sft_run.json` (config, steps, losses, data hash).
 
-Using the adapter in the runtime -- what is implemented, what is documented:
-  * Implemented: `merge_adapter(adapter_dir, out_dir)` (or `--merge`) folds
-    the LoRA into the base weights and saves a plain HF model.
-  * Documented only (llama.cpp's converter is not installed here): convert the
-    merged model to GGUF and point a pool entry at the file; the embedded
-    engine then serves it like any built-in model:
+Using the adapter in the runtime (both ways work; the first needs nothing else):
+  * Serve it as trained: a pool entry with `backend: hf` and `adapter: OUT`
+    (transformers + peft in-process, see `mastune.llm.hf`); the base model is
+    read from the adapter's config. Slower than llama.cpp (no batching), fine
+    on a GPU or for small models.
+  * For the fast embedded engine: `merge_adapter(adapter_dir, out_dir)` (or
+    `--merge`) folds the LoRA into the base weights as a plain HF model; then
+    convert that to GGUF with llama.cpp's converter (not a dependency here)
+    and point a pool entry at the file:
 
-        # a checkout of llama.cpp (ggml-org/llama.cpp), for its converter:
         pip install -r llama.cpp/requirements/requirements-convert_hf_to_gguf.txt
         python llama.cpp/convert_hf_to_gguf.py adapters/m1/merged --outfile m1.gguf --outtype q8_0
         # pool.yaml:  models: [{name: m1, backend: embedded, model: /abs/path/m1.gguf}]
-
-    (Loading the adapter without merging -- `convert_lora_to_gguf.py` plus
-    xllamacpp's CommonParams.lora_adapters -- is not wired into the pool.)
 """
 from __future__ import annotations
 
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import ConfigError
+from ..llm.hf import torch_device_dtype
 
 IGNORE = -100  # label value the loss skips
 _ROLE = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
@@ -154,17 +154,6 @@ def collate(batch: Sequence[dict[str, list[int]]], pad_id: int) -> dict[str, Any
 # ---------------------------------------------------------------- training
 
 
-def _device_dtype(cfg: SFTConfig) -> tuple[str, Any]:
-    import torch
-
-    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    if cfg.dtype == "auto":
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    else:
-        dtype = getattr(torch, cfg.dtype)
-    return device, dtype
-
-
 def train_sft(cfg: SFTConfig, *, log: Callable[[str], None] | None = None) -> SFTResult:
     """Fine-tune a LoRA adapter on `cfg.data`; saves it under `cfg.out`."""
     chats = read_chats(cfg.data)  # bad data fails before the heavy imports
@@ -176,7 +165,7 @@ def train_sft(cfg: SFTConfig, *, log: Callable[[str], None] | None = None) -> SF
     start = time.perf_counter()
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    device, dtype = _device_dtype(cfg)
+    device, dtype = torch_device_dtype(cfg.device, cfg.dtype)
 
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
