@@ -24,6 +24,7 @@ def test_eval_then_resume_then_report(smollm_path, tmp_path):
     r = runner.invoke(app, args[:8] + ["3"] + args[9:])  # extend to 3 items: 2 resumed
     assert r.exit_code == 0, r.output
     assert "resumed 2" in r.output
+    assert "eval 3/3 acc" in r.output  # off a terminal, progress comes as plain lines (nohup logs)
     assert len((out / "results.jsonl").read_text().splitlines()) == 3
     r = runner.invoke(app, ["report", str(out), "--plot", str(tmp_path / "p.png"), "--markdown", str(tmp_path / "r.md")])
     assert r.exit_code == 0, r.output

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -81,9 +82,13 @@ def eval_command(
 
 
 class _progress:
-    """A live bar: done/total, accuracy so far, cost so far, ETA."""
+    """A live bar: done/total, accuracy so far, cost so far, ETA. Off a terminal (nohup, CI logs)
+    the bar cannot redraw, so a plain line is printed at most every LOG_EVERY_S seconds instead."""
+
+    LOG_EVERY_S = 30.0
 
     def __enter__(self):
+        self.last_line = 0.0
         self.progress = Progress(
             TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(),
             TextColumn("acc {task.fields[acc]}"), TextColumn("cost ${task.fields[cost]}"),
@@ -100,6 +105,11 @@ class _progress:
                 self.task = self.progress.add_task("eval", total=total, completed=done, **fields)
             else:
                 self.progress.update(self.task, completed=done, **fields)
+            now = time.monotonic()
+            if not err_console.is_terminal and (now - self.last_line >= self.LOG_EVERY_S or done == total):
+                self.last_line = now
+                err_console.print(f"eval {done}/{total} acc {fields['acc']} cost ${fields['cost']} "
+                                  f"err {fields['err']}", highlight=False)
 
         return self.progress, hook
 
