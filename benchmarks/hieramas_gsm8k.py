@@ -57,10 +57,11 @@ def smoke_pool() -> Pool:
 def sizes(args: argparse.Namespace) -> dict[str, Any]:
     if args.smoke:
         return dict(train=2, stage2=2, val=1, test=2, iterations=1, batch=1, val_every=1, k_dags=2, proposers=1,
-                    max_tokens=16, epochs=3, candidates=20)
+                    max_tokens=16, eval_max_tokens=16, epochs=3, candidates=20)
     return dict(train=args.train_size, stage2=args.stage2_size, val=args.val_size, test=args.test_size,
                 iterations=args.iterations, batch=args.batch_size, val_every=args.val_every, k_dags=args.k_dags,
-                proposers=2, max_tokens=args.max_tokens, epochs=200, candidates=100)
+                proposers=2, max_tokens=args.max_tokens, eval_max_tokens=args.eval_max_tokens, epochs=200,
+                candidates=100)
 
 
 def train_config(s: dict[str, Any], args: argparse.Namespace, decision_model: str, alpha: float) -> TrainConfig:
@@ -92,7 +93,7 @@ async def train(cfg: TrainConfig, pool: Pool, out: Path, s: dict[str, Any]) -> d
 def systems(pool: Pool, s: dict[str, Any], out: Path, strongest: str,
             alpha0: bool) -> dict[str, tuple[str, Callable[[], Any], dict[str, Any]]]:
     """name -> (system kind for the run's meta, builder, options recorded in the meta)."""
-    mt = s["max_tokens"]
+    mt = s["eval_max_tokens"]
     table: dict[str, tuple[str, Callable[[], Any], dict[str, Any]]] = {}
     for m in pool.names():
         table[f"cot-{m}"] = ("cot", lambda m=m: load_system("cot", pool, model=m, max_tokens=mt),
@@ -176,7 +177,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--val-every", type=int, default=4)
     ap.add_argument("--k-dags", type=int, default=5)
-    ap.add_argument("--max-tokens", type=int, default=384)
+    ap.add_argument("--max-tokens", type=int, default=384, help="per call while training")
+    ap.add_argument("--eval-max-tokens", type=int, default=512,
+                    help="per call on the test set, for every system (512 = benchmarks/baseline.sh, so the cot and "
+                         "full-graph runs are shared through the call cache)")
     ap.add_argument("--strongest", help="model for the full/random baselines and --no-llm-selection")
     ap.add_argument("--decision-model", help="HieraMAS decision node (default: the strongest model)")
     ap.add_argument("--embedder", default="minilm")
