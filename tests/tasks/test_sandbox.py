@@ -387,3 +387,21 @@ async def test_async_cancel_kills_the_sandbox() -> None:
     while _procs_with(marker) and time.monotonic() < end:
         await asyncio.sleep(0.05)
     assert not _procs_with(marker)
+
+
+def test_checkout_and_other_non_os_dirs_are_hidden(probe: SandboxResult) -> None:
+    if "mntns" not in probe.isolation:
+        pytest.skip("no mount namespace available here")
+    here = os.path.realpath(__file__)  # this checkout: code, data, maybe keys
+    if here.split("/")[1] in sb._OS_TOPS - {"tmp"}:
+        pytest.skip("the checkout lives inside an OS directory, which stays visible")
+    code = (
+        "try:\n"
+        f"    open({here!r}).read()\n"
+        "    print('read')\n"
+        "except OSError as e:\n"
+        "    print('hidden', type(e).__name__)\n"
+    )
+    r = run_python(code)
+    assert r.ok, r.stderr
+    assert r.stdout.startswith("hidden"), r.stdout

@@ -10,7 +10,9 @@ and named in :attr:`SandboxResult.isolation`:
                  refuses non-AF_UNIX families.  A speed bump, not a boundary.
 ``mntns``        private mount namespace: fresh size-capped tmpfs on ``/tmp``,
                  ``/var/tmp``, ``/dev/shm``, ``/run/lock``; the working directory is
-                 a tmpfs too (disk cannot be filled); ``/root`` and ``/home`` are
+                 a tmpfs too (disk cannot be filled); ``/root``, ``/home`` and every
+                 top-level directory that is not part of the OS (``/work``, ``/srv``,
+                 ``/mnt``, ``/opt``, ... where checkouts, data and keys live) are
                  masked except for the directories the Python install needs.
 ``pidns``        private PID namespace whose init is our supervisor: when the main
                  program exits (or the supervisor is killed) the kernel kills every
@@ -36,7 +38,8 @@ are root; sets up namespaces) -> [pid-namespace init, reaps] -> user program.
 The library kills the whole tree (process group, then any process of the
 sandbox uid, found through /proc and signalled through pidfds) before returning.
 
-Not contained: reading world-readable files outside the masked directories;
+Not contained: reading world-readable files in the OS directories (``/usr``,
+``/etc``, ``/var``, ...);
 CPU share (a run may use a full core until its limits hit); tmpfs pages (at
 most the mount sizes, ~180 MB per run with the defaults) are host memory that
 RLIMIT_AS does not see.  Without root or user namespaces only the session kill,
@@ -684,15 +687,29 @@ def _blocking_ancestor(path: str) -> str | None:
     return None if os.stat(cur).st_mode & stat.S_IXOTH else cur
 
 
+# Top-level directories the OS (and so any interpreter) needs; everything else under
+# "/" is masked. nix/gnu: store-based distros keep every shared library there.
+_OS_TOPS = frozenset({"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "sys", "run",
+                      "var", "tmp", "nix", "gnu"})
+
+
+def _masked_tops() -> list[str]:
+    out = []
+    for name in sorted(os.listdir("/")):
+        d = "/" + name
+        if name not in _OS_TOPS and os.path.isdir(d) and not os.path.islink(d):
+            out.append(d)
+    return out
+
+
 def _setup_mounts(libc: _Libc, cfg: dict, owner: int, staging_fd: int) -> str:
     """Private view of the filesystem; returns the working directory to use."""
     libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)  # never leak mounts to the host
     expose = cfg["expose"]
-    # masked dirs: root-ish homes plus anything blocking access to the interpreter
+    # masked dirs: homes, non-OS top-level dirs, anything blocking access to the interpreter
     hides: dict[str, str] = {}
-    for d in ("/root", "/home"):
-        if os.path.isdir(d) and not os.path.islink(d):
-            hides[d] = "size=1024k,mode=0755"
+    for d in _masked_tops():
+        hides[d] = "size=1024k,mode=0755"
     for p in expose:
         a = _blocking_ancestor(p)
         if a and a != p and a != "/":
