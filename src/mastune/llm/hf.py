@@ -98,6 +98,8 @@ class _Loaded:
         except (OSError, ValueError) as e:
             raise ConfigError(f"cannot load model {model!r}" + (f" with adapter {adapter!r}" if adapter else "")
                               + f": {e}") from e
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ConfigError(f"model {model!r} has no chat template (a base model?); use a chat/instruct model")
         self.model = net.to(self.device).eval()
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         self.lock = threading.Lock()
