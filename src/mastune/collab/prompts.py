@@ -36,7 +36,9 @@ def text(name: str) -> str:
 def render(role: str, *, question: str, family_name: str, **fields: Any) -> list[Message]:
     """System + user messages of one role's call."""
     spec = _data()["roles"][role]
-    values = {"question": question.strip(), "format": family(family_name).format, **fields}
+    fam = family(family_name)
+    values = {"question": question.strip(), "format": fam.format, "solve": _data()["solve_instruction"][fam.name],
+              **fields}
     return [
         {"role": "system", "content": spec["system"].format_map(values).strip()},
         {"role": "user", "content": spec["user"].format_map(values)},
