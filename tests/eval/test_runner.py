@@ -109,3 +109,18 @@ async def test_a_second_writer_is_refused_and_a_dead_one_does_not_block(tmp_path
         holder.wait()
     s = await evaluate(cfg(tmp_path), ScriptedSolver(), examples(2))  # the lock died with its holder
     assert s.n == 2
+
+
+async def test_resume_with_edited_prompts_is_refused(tmp_path):
+    await evaluate(cfg(tmp_path), ScriptedSolver(), examples(2))
+    meta_path = tmp_path / "run" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    assert set(meta["prompts"]) == {"agents/prompts.yaml", "collab/prompts.yaml"}
+    await evaluate(cfg(tmp_path), ScriptedSolver(), examples(3))  # same prompts: resumes
+    meta["prompts"]["collab/prompts.yaml"] = "0" * 16  # as if the file was edited after the first run
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="collab/prompts.yaml changed"):
+        await evaluate(cfg(tmp_path), ScriptedSolver(), examples(4))
+    del meta["prompts"]  # runs from before fingerprints: nothing to compare, resume allowed
+    meta_path.write_text(json.dumps(meta))
+    assert (await evaluate(cfg(tmp_path), ScriptedSolver(), examples(4))).n == 4

@@ -92,3 +92,10 @@ def test_cli_run_serves_the_adapter(adapter, tmp_path):
     assert res.exit_code == 0, res.output
     rec = json.loads(res.output[res.output.index("{"):])
     assert rec["answer"].strip() == TARGET and rec["usage"]["calls"] == 1
+
+
+def test_run_metadata_names_the_adapter(adapter):
+    from mastune.eval.meta import model_files
+
+    pool = Pool.from_dict({"models": [{"name": "m1", "backend": "hf", "adapter": adapter}]})
+    assert model_files(pool) == {"m1": {"backend": "hf", "model": None, "adapter": adapter}}

@@ -36,6 +36,9 @@ def model_files(pool: Any) -> dict[str, Any]:
         if cfg.backend == "openai":
             out[cfg.name] = {"backend": "openai", "base_url": cfg.base_url, "model_id": cfg.model_id}
             continue
+        if cfg.backend == "hf":
+            out[cfg.name] = {"backend": "hf", "model": cfg.model, "adapter": cfg.adapter}
+            continue
         builtin = resolve(cfg.model or cfg.name)
         if builtin is not None:
             marker = cached_path(builtin).with_name(builtin.filename + ".sha256")
@@ -44,6 +47,15 @@ def model_files(pool: Any) -> dict[str, Any]:
         else:
             out[cfg.name] = {"backend": "embedded", "file": cfg.model}
     return out
+
+
+PROMPT_FILES = ("agents/prompts.yaml", "collab/prompts.yaml")
+
+
+def prompts_fingerprint() -> dict[str, str]:
+    """Hash of every prompt file: prompts are data, so editing one changes the experiment."""
+    root = Path(__file__).resolve().parent.parent
+    return {name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:16] for name in PROMPT_FILES}
 
 
 def config_hash(obj: Any) -> str:
@@ -56,6 +68,7 @@ def run_metadata(config: dict[str, Any], pool: Any, split: dict[str, Any]) -> di
         "config_hash": config_hash(config),
         "split": split,
         "models": model_files(pool),
+        "prompts": prompts_fingerprint(),
         "git": git_commit(),
         "mastune_version": __version__,
         "python": platform.python_version(),

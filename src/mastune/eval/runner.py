@@ -23,7 +23,7 @@ from ..errors import ConfigError, MastuneError
 from ..llm.usage import track_usage
 from ..tasks.base import Example
 from ..tasks.grade import agrade
-from .meta import run_metadata
+from .meta import prompts_fingerprint, run_metadata
 from .results import ResultsFile
 
 # Fields that must match for a resumed run to be the same experiment.
@@ -73,12 +73,18 @@ def _check_resume(out: Path, cfg: EvalConfig) -> None:
     meta_path = out / "meta.json"
     if not meta_path.exists():
         return
-    old = json.loads(meta_path.read_text())["config"]
-    new = asdict(cfg)
+    meta = json.loads(meta_path.read_text())
+    old, new = meta["config"], asdict(cfg)
     diff = [k for k in IDENTITY_FIELDS if old.get(k) != new.get(k)]
     if diff:
         changes = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
         raise ConfigError(f"{out} holds a different run ({changes}); use another --out folder")
+    # Runs recorded before prompts were fingerprinted carry no "prompts": nothing to compare.
+    now = prompts_fingerprint()
+    edited = [name for name, sha in meta.get("prompts", {}).items() if now.get(name) != sha]
+    if edited:
+        raise ConfigError(f"{out} was run with other prompts ({', '.join(edited)} changed since); resuming would "
+                          "mix two experiments: use another --out folder or restore the prompts")
 
 
 def _record(ex: Example, result: Any, grade: Any, wall: float) -> dict[str, Any]:
