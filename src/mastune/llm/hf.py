@@ -126,7 +126,8 @@ class _Loaded:
             out = self.model.generate(input_ids=ids.to(self.device),
                                       attention_mask=torch.ones_like(ids).to(self.device), **kw)
         new = out[0, n_prompt:].tolist()
-        eos = {tok.eos_token_id, tok.pad_token_id} - {None}
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)  # chat models may list several
+        eos = {tok.eos_token_id, tok.pad_token_id, *(gen_eos if isinstance(gen_eos, list) else [gen_eos])} - {None}
         finish = "length"
         for i, t in enumerate(new):
             if t in eos:
