@@ -41,3 +41,10 @@ def test_run_single_model_prints_answer_and_usage(smollm_path, tmp_path):
     assert rec["usage"]["calls"] == 1 and rec["usage"]["completion_tokens"] > 0
     r2 = runner.invoke(app, ["run", "What is 2+2?", "--model", "smollm2-135m", "--max-tokens", "16"])
     assert r2.exit_code == 0 and "prompt tok" in r2.output
+
+
+def test_eval_refuses_limit_with_sample(tmp_path):
+    r = runner.invoke(app, ["eval", "--system", "cot", "--task", "gsm8k", "--limit", "2", "--sample", "2",
+                            "--out", str(tmp_path / "run")])
+    assert r.exit_code == 1 and "not both" in r.output
+    assert not (tmp_path / "run" / "results.jsonl").exists()

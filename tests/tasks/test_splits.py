@@ -7,6 +7,7 @@ from mastune.tasks.splits import (
     DEFAULT_FRACTIONS,
     assign_splits,
     ids_sha256,
+    sample_examples,
     split_examples,
     split_manifest,
 )
@@ -88,3 +89,16 @@ def test_manifest_records_everything():
 
 def test_ids_sha256_is_order_free():
     assert ids_sha256(["a", "b"]) == ids_sha256(["b", "a"]) != ids_sha256(["a"])
+
+
+def test_sample_is_seeded_ordered_and_spread():
+    exs = _examples(200)
+    a = sample_examples(exs, 20, seed=0)
+    assert len(a) == 20 and len({e.id for e in a}) == 20
+    assert [e.id for e in a] == [e.id for e in exs if e in a]  # dataset order kept
+    assert a == sample_examples(list(reversed(exs))[::-1], 20, seed=0)  # same set, same sample
+    assert {e.id for e in a} != {e.id for e in sample_examples(exs, 20, seed=1)}
+    assert max(int(e.id.split("/")[1]) for e in a) > 100  # not the first N
+    assert sample_examples(exs, 500) == exs and sample_examples(exs, 0) == []
+    with pytest.raises(ValueError):
+        sample_examples(exs, -1)

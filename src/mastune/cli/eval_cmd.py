@@ -10,13 +10,13 @@ from typing import List, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..errors import MastuneError
+from ..errors import ConfigError, MastuneError
 from ..eval.report import COLUMNS, markdown_table, plot, rows, summarize
 from ..eval.runner import EvalConfig, evaluate
 from ..eval.solvers import build_solver
 from ..llm.pool import Pool
 from ..tasks.datasets import get_task
-from ..tasks.splits import split_examples, split_manifest
+from ..tasks.splits import sample_examples, split_examples, split_manifest
 from .common import cli_settings, console, err_console
 
 
@@ -28,6 +28,8 @@ def eval_command(
     config: Optional[Path] = typer.Option(None, "--config", help="system YAML (instead of a built-in name)"),
     split: str = typer.Option("test", "--split", help="train | valid | test | all (seeded, recorded)"),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="first N items of the split"),
+    sample: Optional[int] = typer.Option(None, "--sample", help="a seeded random N items of the split (seed: --seed), "
+                                         "kept in dataset order; instead of --limit's first N"),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="items in flight"),
     seed: int = typer.Option(0, "--seed"),
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data file for the task"),
@@ -53,7 +55,7 @@ def eval_command(
     cfg = EvalConfig(
         system=system, task=task, out=str(out), model=model, config=str(config) if config else None,
         config_sha=hashlib.sha256(config.read_bytes()).hexdigest()[:16] if config and config.is_file() else None,
-        split=split, seed=seed, limit=limit, concurrency=concurrency,
+        split=split, seed=seed, limit=limit, sample=sample, concurrency=concurrency,
         data_path=str(data_path) if data_path else None, pool=str(pool) if pool else None, options=options,
         save_traces=save_traces,
     )
@@ -62,6 +64,10 @@ def eval_command(
         full = get_task(task, path=data_path)
         # One load: the split is derived from it exactly as get_task(split=...) would.
         examples = full.examples if split in ("all", None) else split_examples(full.examples, split, seed=seed)
+        if sample is not None and limit is not None:
+            raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
+        if sample is not None:
+            examples = sample_examples(examples, sample, seed=seed)
         if limit is not None:
             examples = examples[: max(0, limit)]
         manifest = split_manifest(full.examples, seed=seed, task=task) if split not in ("all", None) else {}

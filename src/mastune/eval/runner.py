@@ -27,7 +27,8 @@ from .meta import prompts_fingerprint, run_metadata
 from .results import ResultsFile
 
 # Fields that must match for a resumed run to be the same experiment.
-IDENTITY_FIELDS = ("system", "model", "config", "config_sha", "task", "split", "seed", "data_path", "options")
+IDENTITY_FIELDS = ("system", "model", "config", "config_sha", "task", "split", "seed", "sample", "data_path",
+                   "options")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class EvalConfig:
     split: str = "test"
     seed: int = 0
     limit: int | None = None
+    sample: int | None = None  # seeded random subset of the split instead of its first `limit`
     concurrency: int = 4
     data_path: str | None = None
     pool: str | None = None

@@ -72,6 +72,17 @@ def split_examples(examples: Sequence[Example], split: str, seed: int = 0,
     return [e for e in examples if where[e.id] == s]
 
 
+def sample_examples(examples: Sequence[Example], n: int, seed: int = 0) -> list[Example]:
+    """A seeded subset of n examples, kept in dataset order.
+
+    `--limit` takes the first N, which on ordered sets (HumanEval) is the easy end;
+    this draws across the whole split, by the same hash rule as the splits."""
+    if n < 0:
+        raise ValueError(f"sample size must be >= 0, got {n}")
+    chosen = set(sorted((e.id for e in examples), key=lambda i: (_key(seed, f"sample:{i}"), i))[:n])
+    return [e for e in examples if e.id in chosen]
+
+
 def ids_sha256(ids: Iterable[str]) -> str:
     """Order-independent fingerprint of a set of ids."""
     return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
