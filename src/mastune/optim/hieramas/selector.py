@@ -84,7 +84,7 @@ def keep_one_answering(choice: torch.Tensor, logits: torch.Tensor, answering: Se
     candidates = [i for i, a in enumerate(answering) if a]
     if not candidates:
         return choice
-    best = max(candidates, key=lambda i: float(logits[i, -1, :skip].max()))
+    best = max(candidates, key=lambda i: float(logits[i, -1, :skip].detach().max()))
     choice = choice.clone()
     choice[best, -1] = int(logits[best, -1, :skip].argmax())
     return choice
