@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import ConfigError
-from ..llm.hf import torch_device_dtype
+from ..llm.hf import adapter_base, torch_device_dtype
 
 IGNORE = -100  # label value the loss skips
 _ROLE = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
@@ -234,10 +234,10 @@ def _sha(path: str) -> str:
 
 def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, *, base: str | None = None) -> Path:
     """Base + LoRA -> one plain HF model folder (input for llama.cpp's GGUF converter)."""
-    from peft import PeftConfig, PeftModel
+    from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = base or PeftConfig.from_pretrained(str(adapter_dir)).base_model_name_or_path
+    base = base or adapter_base(str(adapter_dir))
     model = AutoModelForCausalLM.from_pretrained(base)
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     out = Path(out_dir)
