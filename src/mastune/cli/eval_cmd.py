@@ -60,12 +60,12 @@ def eval_command(
         save_traces=save_traces,
     )
     try:
+        if sample is not None and limit is not None:  # flags alone decide: fail before loading anything
+            raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
         the_pool = Pool.load(pool)
         full = get_task(task, path=data_path)
         # One load: the split is derived from it exactly as get_task(split=...) would.
         examples = full.examples if split in ("all", None) else split_examples(full.examples, split, seed=seed)
-        if sample is not None and limit is not None:
-            raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
         if sample is not None:
             examples = sample_examples(examples, sample, seed=seed)
         if limit is not None:
