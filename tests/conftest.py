@@ -2,6 +2,10 @@
 pulled once); call caches are always per-test temporary files."""
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+
 import pytest
 
 from mastune import settings
@@ -75,3 +79,25 @@ def tiny_model(tmp_path_factory):
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     LlamaForCausalLM(config).save_pretrained(path)
     return str(path)
+
+
+@pytest.fixture
+def another_writer():
+    return _another_writer
+
+
+@contextlib.contextmanager
+def _another_writer(folder):
+    """A separate process holding `folder`'s writer lock (as a second `mastune` run would); yields its pid."""
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, time\n"
+        f"f = open({str(folder / '.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "f.write(str(os.getpid())); f.flush(); print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()

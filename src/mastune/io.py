@@ -1,10 +1,13 @@
-"""Small shared helpers for config and trace files (one place for their errors)."""
+"""Small shared helpers for config, trace and run folders (one place for their errors)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
+import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeVar
 
 import yaml
 
@@ -50,3 +53,26 @@ def dataclass_from_dict(cls: type[T], d: dict[str, Any], source: str) -> T:
     if unknown:
         raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
     return cls(**d)
+
+
+@contextlib.contextmanager
+def writer_lock(folder: str | Path) -> Iterator[None]:
+    """One writer per run folder: two processes appending to the same resumable files
+    would redo or corrupt each other's work. The lock dies with its process, so a
+    killed run never blocks its resume."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise ConfigError(f"{folder} is being written by another process (pid {f.read().strip() or '?'}); "
+                              "wait for it or use another output folder") from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

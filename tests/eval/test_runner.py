@@ -88,25 +88,12 @@ async def test_progress_hook_sees_every_item(tmp_path):
     assert calls[0] == (0, 4) and calls[-1] == (4, 4)
 
 
-async def test_a_second_writer_is_refused_and_a_dead_one_does_not_block(tmp_path):
-    import subprocess
-    import sys
-
+async def test_a_second_writer_is_refused_and_a_dead_one_does_not_block(tmp_path, another_writer):
     run = tmp_path / "run"
-    run.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        f"f = open({str(run / '.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-        "f.write(str(os.getpid())); f.flush(); print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(ConfigError, match=f"another process \\(pid {holder.pid}\\)"):
+    with another_writer(run) as pid:
+        with pytest.raises(ConfigError, match=f"another process \\(pid {pid}\\)"):
             await evaluate(cfg(tmp_path), ScriptedSolver(), examples(2))
         assert not (run / "results.jsonl").exists()
-    finally:
-        holder.kill()
-        holder.wait()
     s = await evaluate(cfg(tmp_path), ScriptedSolver(), examples(2))  # the lock died with its holder
     assert s.n == 2
 

@@ -10,16 +10,14 @@ is a second process writing to the same folder at the same time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from ..errors import ConfigError, MastuneError
+from ..io import writer_lock
 from ..llm.usage import track_usage
 from ..tasks.base import Example
 from ..tasks.grade import agrade
@@ -117,28 +115,8 @@ async def evaluate(
 ) -> EvalSummary:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    with run_lock(out):
+    with writer_lock(out):
         return await _evaluate(cfg, solver, examples, out, pool, split_manifest, progress)
-
-
-@contextlib.contextmanager
-def run_lock(out: Path) -> Iterator[None]:
-    """One writer per run folder: two processes appending the same results.jsonl would
-    redo each other's items. The lock dies with its process, so a killed run never blocks a resume."""
-    with open(out / ".lock", "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            raise ConfigError(f"{out} is being written by another process (pid {f.read().strip() or '?'}); "
-                              "wait for it or use another --out") from None
-        f.truncate(0)
-        f.write(str(os.getpid()))
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example], out: Path, pool: Any,

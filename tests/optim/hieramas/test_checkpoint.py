@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 
+from mastune.errors import ConfigError
 from mastune.optim.hieramas import CheckpointError, HashEmbedder, train_stage1
 from mastune.optim.hieramas.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from mastune.optim.hieramas.selector import LLMSelector
@@ -82,6 +83,17 @@ async def test_resume_after_a_kill_continues_from_the_saved_iteration(tmp_path):
     assert [r["reward"] for r in resumed.log] == [r["reward"] for r in straight.log]
     for a, b in zip(resumed.selector.state_dict().values(), straight.selector.state_dict().values()):
         assert torch.equal(a, b)
+
+
+async def test_a_second_trainer_on_the_same_folder_is_refused(tmp_path, another_writer):
+    with another_writer(tmp_path / "run") as pid:
+        with pytest.raises(ConfigError, match=f"pid {pid}"):
+            await train_stage1(config(iterations=1), fake_pool(), examples(2), [], tmp_path / "run",
+                               embedder=HashEmbedder(64), progress=False)
+        assert not (tmp_path / "run" / "stage1").exists()
+    await train_stage1(config(iterations=1), fake_pool(), examples(2), [], tmp_path / "run",
+                       embedder=HashEmbedder(64), progress=False)
+    assert (tmp_path / "run" / "selector.pt").is_file()
 
 
 async def test_resuming_with_other_settings_is_refused(tmp_path):

@@ -22,6 +22,7 @@ import torch
 
 from ...agents.runtime import PoolLike
 from ...graph.generators import random_dag_pool
+from ...io import writer_lock
 from ...tasks.base import Example
 from .checkpoint import atomic_save, save_checkpoint
 from .config import TrainConfig, git_commit
@@ -109,7 +110,13 @@ async def train_stage1(
     """Train the selector; resumes from out_dir/stage1/state.pt when present."""
     if not train:
         raise ValueError("stage 1 needs at least one training query")
-    out = Path(out_dir)
+    with writer_lock(out_dir):
+        return await _stage1(cfg, pool, train, val, Path(out_dir), embedder, progress, on_iteration)
+
+
+async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], val: Sequence[Example], out: Path,
+                  embedder: Embedder | None, progress: bool,
+                  on_iteration: Callable[[int, dict], None] | None) -> Stage1Result:
     setup = Setup.make(cfg, pool, embedder)
     setup.check_same_run(out)
     cfg.save(out, pool_models=list(setup.pool_info.names), git_commit=git_commit(), cost_ref=setup.cost_ref,
@@ -205,11 +212,16 @@ async def train_stage2(
     progress: bool = True,
 ) -> Stage2Result:
     """Label random DAGs with the frozen stage-1 selector, then fit the graph classifier."""
+    with writer_lock(out_dir):
+        return await _stage2(cfg, pool, train, Path(out_dir), embedder, progress)
+
+
+async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], out: Path,
+                  embedder: Embedder | None, progress: bool) -> Stage2Result:
     from .classifier import GraphClassifier, train_classifier
     from .data import check_labels_source, generate_labels, load_samples
     from .features import query_text, role_text
 
-    out = Path(out_dir)
     setup = Setup.make(cfg, pool, embedder)
     setup.check_same_run(out)
     # Loading checks the checkpoint against this pool/task/embedder: stage 2 never runs an untrained selector.
