@@ -3,6 +3,11 @@
     python3 benchmarks/hieramas_gsm8k.py            # full: hours on 2 CPU cores; resumable
     python3 benchmarks/hieramas_gsm8k.py --smoke    # tiny sizes on SmolLM2-135M: checks the pipeline
 
+To use several cores, split the work across processes (each folder has one writer):
+    ... --alpha0 --phase train --only ckpt        and   ... --alpha0 --phase train --only ckpt-alpha0
+    ... --alpha0 --phase eval --only hieramas,hieramas-no-graph   and   ... --phase eval --only random-...
+A final run without --only (or --phase report) writes the summary over every finished run.
+
 Training uses the seeded train/valid split of GSM8K (split seed 0), evaluation
 the first --test-size items of the test split of the same seeded split, so
 training and test items never overlap. Systems compared on the same items:
@@ -75,18 +80,31 @@ def train_config(s: dict[str, Any], args: argparse.Namespace, decision_model: st
     )
 
 
-async def train(cfg: TrainConfig, pool: Pool, out: Path, s: dict[str, Any]) -> dict[str, Any]:
+async def train(cfg: TrainConfig, pool: Pool, out: Path, s: dict[str, Any]) -> None:
     train_set = get_task(TASK, split="train", seed=SPLIT_SEED, limit=s["train"]).examples
     val_set = get_task(TASK, split="valid", seed=SPLIT_SEED, limit=s["val"]).examples
     print(f"training {out}: {len(train_set)} train / {len(val_set)} valid queries", file=sys.stderr, flush=True)
-    s1 = await train_stage1(cfg, pool, train_set, val_set, out)
-    info: dict[str, Any] = {"stage1_best_val": s1.best, "stage1_iterations": len(s1.log)}
+    await train_stage1(cfg, pool, train_set, val_set, out)
     try:
-        s2 = await train_stage2(cfg, pool, train_set[: s["stage2"]], out)
-        info["stage2"] = s2.report
+        await train_stage2(cfg, pool, train_set[: s["stage2"]], out)
     except ValueError as e:  # the selector keeps < 2 supernodes everywhere: no topology to learn
         print(f"stage 2 skipped: {e}", file=sys.stderr)
-        info["stage2"] = {"skipped": str(e)}
+        (out / "stage2").mkdir(exist_ok=True)
+        (out / "stage2" / "skipped.txt").write_text(str(e))
+
+
+def training_summary(ckpt: Path) -> dict[str, Any]:
+    """Read from the run folder, so the summary is the same whichever process trained it."""
+    log = [json.loads(line) for line in (ckpt / "stage1" / "log.jsonl").read_text().splitlines()] \
+        if (ckpt / "stage1" / "log.jsonl").is_file() else []
+    vals = [r["val"] for r in log if r.get("val")]
+    info: dict[str, Any] = {"stage1_iterations": len(log),
+                            "stage1_best_val": max(vals, key=lambda v: (v["reward"], v["accuracy"])) if vals else None,
+                            "stage1_train_accuracy": [r["accuracy"] for r in log]}
+    if (ckpt / "stage2" / "report.json").is_file():
+        info["stage2"] = json.loads((ckpt / "stage2" / "report.json").read_text())
+    elif (ckpt / "stage2" / "skipped.txt").is_file():
+        info["stage2"] = {"skipped": (ckpt / "stage2" / "skipped.txt").read_text()}
     return info
 
 
@@ -120,19 +138,43 @@ def systems(pool: Pool, s: dict[str, Any], out: Path, strongest: str,
     return table
 
 
+def selected(name: str, only: set[str] | None) -> bool:
+    return only is None or name in only
+
+
 async def run_all(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     s = sizes(args)
     pool = Pool.load(args.pool) if args.pool else (smoke_pool() if args.smoke else Pool.default())
     strongest = args.strongest or PoolInfo.of(pool).strongest()
     decision = args.decision_model or strongest
-    training = {"ckpt": await train(train_config(s, args, decision, 0.5), pool, out / "ckpt", s)}
-    if args.alpha0:
-        training["ckpt-alpha0"] = await train(train_config(s, args, decision, 0.0), pool, out / "ckpt-alpha0", s)
+    only = set(args.only.split(",")) if args.only else None
+    ckpts = {"ckpt": 0.5, **({"ckpt-alpha0": 0.0} if args.alpha0 else {})}
+    if args.phase in ("train", "all"):
+        for name, alpha in ckpts.items():
+            if selected(name, only):
+                await train(train_config(s, args, decision, alpha), pool, out / name, s)
+    if args.phase in ("eval", "all"):
+        await evaluate_systems(args, out, pool, s, strongest, only)
+    await pool.aclose()
+    return {"strongest": strongest, "decision_model": decision, "sizes": s,
+            "training": {name: training_summary(out / name) for name in ckpts}}
 
+
+async def evaluate_systems(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, Any], strongest: str,
+                           only: set[str] | None) -> None:
     full = get_task(TASK, split=None)
     examples = get_task(TASK, split="test", seed=SPLIT_SEED, limit=s["test"]).examples
     manifest = {**split_manifest(full.examples, seed=SPLIT_SEED, task=TASK), "used_ids": [e.id for e in examples]}
-    for name, (kind, build, opts) in systems(pool, s, out, strongest, args.alpha0).items():
+    table = systems(pool, s, out, strongest, args.alpha0)
+    unknown = (only or set()) - set(table) - {"ckpt", "ckpt-alpha0"}
+    if unknown:
+        raise SystemExit(f"--only names no system: {sorted(unknown)}; systems: {sorted(table)}")
+    for name, (kind, build, opts) in table.items():
+        if not selected(name, only):
+            continue
+        if kind == "hieramas" and not (Path(opts["checkpoint"]) / "selector.pt").is_file():
+            print(f"{name}: skipped, {opts['checkpoint']} has no trained selector yet", file=sys.stderr)
+            continue
         cfg = EvalConfig(system=kind, task=TASK, out=str(out / "runs" / name), model=opts.get("model"),
                          split="test", seed=SPLIT_SEED, limit=s["test"], concurrency=args.concurrency,
                          pool=args.pool, options={"name": name, **opts}, save_traces=kind == "hieramas")
@@ -140,14 +182,13 @@ async def run_all(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         summary = await evaluate(cfg, build(), examples, pool=pool, split_manifest=manifest)
         print(f"{name}: {summary.correct}/{summary.n} correct, errors {summary.errors}, cost ${summary.cost:.6f}",
               file=sys.stderr, flush=True)
-    await pool.aclose()
-    return {"strongest": strongest, "decision_model": decision, "sizes": s, "training": training}
 
 
 def report(out: Path, info: dict[str, Any]) -> str:
     runs = sorted(p for p in (out / "runs").glob("*") if (p / "meta.json").is_file())
     summaries = [summarize(r) for r in runs]
-    plot(summaries, out / "accuracy_cost.png", title="GSM8K test: accuracy vs cost (local pool)")
+    if summaries:
+        plot(summaries, out / "accuracy_cost.png", title="GSM8K test: accuracy vs cost (local pool)")
     cot = [sm for sm in summaries if sm.name.startswith("cot-")]
     best_cot = max(cot, key=lambda sm: sm.accuracy).name if cot else None
     data = {sm.name: {"n": sm.n, "correct": sm.correct, "accuracy": sm.accuracy, "ci95": sm.ci, "cost": sm.cost,
@@ -186,6 +227,9 @@ def main() -> None:
     ap.add_argument("--embedder", default="minilm")
     ap.add_argument("--no-skip", action="store_true", help="selector may not skip slots/supernodes")
     ap.add_argument("--alpha0", action="store_true", help="also train + evaluate the node-reward-weight-0 ablation")
+    ap.add_argument("--phase", choices=["train", "eval", "report", "all"], default="all",
+                    help="train the checkpoints, evaluate the systems, or only write the summary")
+    ap.add_argument("--only", help="comma-separated training runs (ckpt, ckpt-alpha0) and/or systems to run")
     ap.add_argument("--concurrency", type=int, default=4, help="queries in flight")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-cache", action="store_true")
