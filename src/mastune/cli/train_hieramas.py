@@ -1,7 +1,7 @@
 """`mastune train hieramas`: stage 1 (LLM selector) and stage 2 (graph classifier).
 
     mastune train hieramas --task gsm8k --pool POOL.yaml --out ckpt/DIR [--stage 1|2|all]
-        [--train-size N] [--iterations I] [--batch-size B] [--seed S]
+        [--train-size N] [--iterations I] [--batch-size B] [--seed S] [--stage2-size N]
 
 Re-running the same command resumes a killed run (stage 1 from its last
 iteration, stage 2 from its last labelled query); other settings in the same
@@ -42,6 +42,9 @@ def hieramas(
     node_reward_weight: float = typer.Option(0.5, "--node-reward-weight",
                                              help="alpha: weight of node-level rewards (0 = final reward only)"),
     k_dags: int = typer.Option(5, "--k-dags", help="stage 2: random DAGs run per training query"),
+    stage2_size: Optional[int] = typer.Option(None, "--stage2-size", min=1,
+                                              help="stage 2: label DAGs for the first N training queries "
+                                                   "(default: all; each costs --k-dags system runs)"),
     max_tokens: int = typer.Option(384, "--max-tokens", help="per-call completion limit"),
     decision_model: Optional[str] = typer.Option(None, "--decision-model", help="the fixed decision LLM"),
     skip: bool = typer.Option(True, "--skip/--no-skip", help="let the selector skip slots and whole supernodes"),
@@ -74,7 +77,7 @@ def hieramas(
                 console.print(f"stage 1: {len(s1.log)} iterations; best validation {json.dumps(s1.best)} "
                               f"-> {out / 'selector.pt'}")
             if stage in ("2", "all"):
-                s2 = asyncio.run(train_stage2(cfg, the_pool, train, out))
+                s2 = asyncio.run(train_stage2(cfg, the_pool, train[:stage2_size], out))
                 r = s2.report
                 console.print(f"stage 2: {r['n_graphs']} graphs from {r['n_queries']} queries ({r['n_positive']} "
                               f"positive); best validation {r['metric']} = {r['best_metric']} "

@@ -30,10 +30,13 @@ def test_train_both_stages_then_resume(tmp_path, monkeypatch):
                 "--batch-size", "2", "--embedder", "hash-64", "--k-dags", "3", "--decision-model", "good",
                 "--no-skip", "--no-cache", *extra]
 
-    r = CliRunner().invoke(app(), args())
+    r = CliRunner().invoke(app(), args(2, "--stage2-size", "4"))
     assert r.exit_code == 0, r.output
-    assert "stage 1: 2 iterations" in r.output and "stage 2: 18 graphs from 6 queries" in r.output
+    assert "stage 1: 2 iterations" in r.output and "stage 2: 12 graphs from 4 queries" in r.output
     assert (tmp_path / "selector.pt").is_file() and (tmp_path / "classifier.pt").is_file()
+    r = CliRunner().invoke(app(), args(2, "--stage", "2"))  # labels the other 2 queries, refits
+    assert r.exit_code == 0, r.output
+    assert "stage 2: 18 graphs from 6 queries" in r.output
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["config"]["iterations"] == 2 and saved["pool_models"] == ["good", "wrong", "pricey"]
 
