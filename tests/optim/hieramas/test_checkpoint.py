@@ -96,6 +96,16 @@ async def test_a_second_trainer_on_the_same_folder_is_refused(tmp_path, another_
     assert (tmp_path / "run" / "selector.pt").is_file()
 
 
+async def test_a_resumed_run_keeps_every_commit_it_was_trained_at(tmp_path, monkeypatch):
+    import mastune.optim.hieramas.train as train
+
+    for commit, iterations in (("aaa", 1), ("aaa", 2), ("bbb", 3)):
+        monkeypatch.setattr(train, "git_commit", lambda c=commit: c)
+        await train_stage1(config(iterations=iterations), fake_pool(), examples(2), [], tmp_path,
+                           embedder=HashEmbedder(64), progress=False)
+    assert json.loads((tmp_path / "config.json").read_text())["git_commits"] == ["aaa", "bbb"]
+
+
 async def test_resuming_with_other_settings_is_refused(tmp_path):
     await train_stage1(config(iterations=1), fake_pool(), examples(2), [], tmp_path, embedder=HashEmbedder(64),
                        progress=False)

@@ -25,7 +25,7 @@ from ...graph.generators import random_dag_pool
 from ...io import writer_lock
 from ...tasks.base import Example
 from .checkpoint import atomic_save, save_checkpoint
-from .config import TrainConfig, git_commit
+from .config import CONFIG_FILE, TrainConfig, git_commit
 from .embed import Embedder
 from .episode import Episode, Plan, episode_rewards, run_episode
 from .policy import Choice, Policy
@@ -62,6 +62,14 @@ def episode_terms(setup: Setup, choice: Choice, ep: Episode, temperature: float)
     stats = {"reward": r_final, "node_reward": sum(node_rs) / len(node_rs) if node_rs else None,
              "correct": float(ep.correct), "cost": ep.cost, "calls": ep.calls}
     return terms, stats
+
+
+def _commits(out: Path, now: str | None) -> list[str | None]:
+    """Every commit the run was trained at, oldest first: a resume must not erase where it began."""
+    path = out / CONFIG_FILE
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    seen = saved.get("git_commits") or ([saved["git_commit"]] if "git_commit" in saved else [])
+    return seen if seen and seen[-1] == now else [*seen, now]
 
 
 def _mean(rows: list[dict], key: str) -> float | None:
@@ -119,8 +127,8 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
                   on_iteration: Callable[[int, dict], None] | None) -> Stage1Result:
     setup = Setup.make(cfg, pool, embedder)
     setup.check_same_run(out)
-    cfg.save(out, pool_models=list(setup.pool_info.names), git_commit=git_commit(), cost_ref=setup.cost_ref,
-             embedding_model=setup.embedder.name)
+    cfg.save(out, pool_models=list(setup.pool_info.names), git_commits=_commits(out, git_commit()),
+             cost_ref=setup.cost_ref, embedding_model=setup.embedder.name)
     log_path, state_path = out / "stage1" / "log.jsonl", out / "stage1" / "state.pt"
 
     selector = setup.new_selector()
