@@ -114,8 +114,7 @@ async def evaluate(
     progress: ProgressHook | None = None,
 ) -> EvalSummary:
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with writer_lock(out):
+    with writer_lock(out):  # creates the folder
         return await _evaluate(cfg, solver, examples, out, pool, split_manifest, progress)
 
 
