@@ -42,6 +42,8 @@ from mastune.llm.pool import Pool
 from mastune.optim.hieramas import (RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig, build_hieramas_system,
                                     train_stage1, train_stage2)
 from mastune.optim.hieramas.features import PoolInfo
+from mastune.optim.hieramas.train import val_rank
+from mastune.optim.hieramas.util import read_jsonl
 from mastune.systems import load_system
 from mastune.tasks.datasets import get_task
 from mastune.tasks.splits import split_manifest
@@ -95,11 +97,10 @@ async def train(cfg: TrainConfig, pool: Pool, out: Path, s: dict[str, Any]) -> N
 
 def training_summary(ckpt: Path) -> dict[str, Any]:
     """Read from the run folder, so the summary is the same whichever process trained it."""
-    log = [json.loads(line) for line in (ckpt / "stage1" / "log.jsonl").read_text().splitlines()] \
-        if (ckpt / "stage1" / "log.jsonl").is_file() else []
+    log = read_jsonl(ckpt / "stage1" / "log.jsonl")
     vals = [r["val"] for r in log if r.get("val")]
     info: dict[str, Any] = {"stage1_iterations": len(log),
-                            "stage1_best_val": max(vals, key=lambda v: (v["reward"], v["accuracy"])) if vals else None,
+                            "stage1_best_val": max(vals, key=val_rank) if vals else None,
                             "stage1_train_accuracy": [r["accuracy"] for r in log]}
     if (ckpt / "stage2" / "report.json").is_file():
         info["stage2"] = json.loads((ckpt / "stage2" / "report.json").read_text())
@@ -154,7 +155,7 @@ async def run_all(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             if selected(name, only):
                 await train(train_config(s, args, decision, alpha), pool, out / name, s)
     if args.phase in ("eval", "all"):
-        await evaluate_systems(args, out, pool, s, strongest, only)
+        await evaluate_systems(args, out, pool, s, strongest, only and only - set(ckpts))
     await pool.aclose()
     return {"strongest": strongest, "decision_model": decision, "sizes": s,
             "training": {name: training_summary(out / name) for name in ckpts}}
@@ -166,7 +167,7 @@ async def evaluate_systems(args: argparse.Namespace, out: Path, pool: Pool, s: d
     examples = get_task(TASK, split="test", seed=SPLIT_SEED, limit=s["test"]).examples
     manifest = {**split_manifest(full.examples, seed=SPLIT_SEED, task=TASK), "used_ids": [e.id for e in examples]}
     table = systems(pool, s, out, strongest, args.alpha0)
-    unknown = (only or set()) - set(table) - {"ckpt", "ckpt-alpha0"}
+    unknown = (only or set()) - set(table)
     if unknown:
         raise SystemExit(f"--only names no system: {sorted(unknown)}; systems: {sorted(table)}")
     for name, (kind, build, opts) in table.items():

@@ -96,12 +96,15 @@ async def validate(setup: Setup, policy: Policy, pool: PoolLike, val: Sequence[E
             "calls": _mean(rows, "calls"), "n": len(rows)}
 
 
+def val_rank(val: dict) -> tuple[float, float]:
+    """How validation results are compared to keep the best selector: reward, then accuracy."""
+    return val["reward"], val["accuracy"]
+
+
 def _better(new: dict, old: dict | None) -> bool:
     if not new:
         return False
-    if old is None:
-        return True
-    return (new["reward"], new["accuracy"]) > (old["reward"], old["accuracy"])
+    return old is None or val_rank(new) > val_rank(old)
 
 
 async def train_stage1(
