@@ -23,11 +23,10 @@ def test_majority_and_unanimity():
     assert not unanimous(["B", None], "mcq") and not unanimous([], "mcq")
 
 
-def test_fallback_extractors_used_without_the_task_layer():
-    from mastune.agents.answers import _FALLBACK, _normalize_number
+def test_runtime_import_leaves_the_task_layer_unloaded():
+    import subprocess
+    import sys
 
-    assert _FALLBACK["math"]("x \\boxed{\\frac{1}{2}} y") == "\\frac{1}{2}"
-    assert _FALLBACK["math"]("total 1,234 apples") == "1234"
-    assert _FALLBACK["mcq"]("so the answer is (b)") == "B"
-    assert _FALLBACK["code"]("```python\nx = 1\n```") == "x = 1\n"
-    assert _normalize_number("$1,000.0") == "1000" and _normalize_number("x+1") is None
+    code = "import sys, mastune.agents; print('mastune.tasks' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
