@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -185,6 +186,27 @@ async def evaluate_systems(args: argparse.Namespace, out: Path, pool: Pool, s: d
               file=sys.stderr, flush=True)
 
 
+def selection_profile(run: Path) -> dict[str, Any] | None:
+    """What a HieraMAS run chose on the test set, read from its saved traces: model per slot, agents, edges."""
+    traces = sorted((run / "traces").glob("*.json"))
+    if not traces:
+        return None
+    picks: Counter[str] = Counter()
+    agents = edges = 0
+    for path in traces:
+        topo = json.loads(path.read_text())["topology"]
+        roles = [n for n in topo["nodes"] if n["kind"] == "agent"]
+        agents += len(roles)
+        edges += sum(1 for a, b in topo["edges"] if b != topo["output"])  # role-to-role edges only
+        for n in roles:
+            picks.update(f"proposer:{m}" for m in n["models"])
+            if n.get("synthesiser"):
+                picks[f"synthesiser:{n['synthesiser']}"] += 1
+    n = len(traces)
+    return {"queries": n, "agents_per_query": agents / n, "role_edges_per_query": edges / n,
+            "slot_picks": dict(sorted(picks.items()))}
+
+
 def report(out: Path, info: dict[str, Any]) -> str:
     runs = sorted(p for p in (out / "runs").glob("*") if (p / "meta.json").is_file())
     summaries = [summarize(r) for r in runs]
@@ -196,12 +218,15 @@ def report(out: Path, info: dict[str, Any]) -> str:
                       "cost_per_item": sm.per_item(sm.cost), "tokens_per_item": sm.per_item(sm.tokens),
                       "calls_per_item": sm.per_item(sm.calls), "unparsed": sm.unparsed, "errors": sm.errors}
             for sm in summaries}
+    profiles = {sm.name: prof for sm, run in zip(summaries, runs) if (prof := selection_profile(run))}
     text = (f"# HieraMAS on GSM8K (test, first {info['sizes']['test']} items of the seed-{SPLIT_SEED} split)\n\n"
             f"strongest model: {info['strongest']}; decision model: {info['decision_model']}; "
             f"best single-model CoT: {best_cot}\n\n" + markdown_table(summaries)
+            + "\n## what HieraMAS chose on the test set (from traces)\n\n```json\n"
+            + json.dumps(profiles, indent=2) + "\n```\n"
             + "\n## training\n\n```json\n" + json.dumps(info["training"], indent=2, default=str) + "\n```\n")
     (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps({**info, "best_single_cot": best_cot, "systems": data}, indent=2,
+    (out / "summary.json").write_text(json.dumps({**info, "best_single_cot": best_cot, "systems": data, "choices": profiles}, indent=2,
                                                  default=str))
     return text
 
