@@ -2,6 +2,11 @@
 
     mastune train hieramas --task gsm8k --pool POOL.yaml --out ckpt/DIR [--stage 1|2|all]
         [--train-size N] [--iterations I] [--batch-size B] [--seed S] [--stage2-size N]
+        [--lr LR] [--temp-start T0] [--temp-end T1] [--entropy-weight BETA]
+
+The release's budget (12 iterations x 4 queries, temperature 10 -> 0.8) barely
+moves the selector on a 5-option pool (benchmarks/RESULTS.md): for real runs
+raise --iterations, or start cooler.
 
 Re-running the same command resumes a killed run (stage 1 from its last
 iteration, stage 2 from its last labelled query); other settings in the same
@@ -50,6 +55,10 @@ def hieramas(
     skip: bool = typer.Option(True, "--skip/--no-skip", help="let the selector skip slots and whole supernodes"),
     embedder: str = typer.Option("minilm", "--embedder", help="minilm (all-MiniLM-L6-v2) or hash-DIM"),
     lr: float = typer.Option(2e-3, "--lr"),
+    temp_start: float = typer.Option(10.0, "--temp-start",
+                                     help="stage-1 sampling temperature at the first iteration (cosine schedule)"),
+    temp_end: float = typer.Option(0.8, "--temp-end", help="... and at the last"),
+    entropy_weight: float = typer.Option(0.1, "--entropy-weight", help="entropy bonus in the REINFORCE loss"),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="queries run at once"),
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data file for the task"),
     no_cache: bool = typer.Option(False, "--no-cache", help="bypass the on-disk call cache"),
@@ -64,7 +73,8 @@ def hieramas(
             raise ConfigError(f"--stage must be one of {', '.join(STAGES)}, got {stage!r}")
         cfg = TrainConfig(
             task=task, seed=seed, split_seed=split_seed, train_size=train_size, val_size=val_size, embedder=embedder,
-            iterations=iterations, batch_size=batch_size, lr=lr, concurrency=concurrency, k_dags=k_dags,
+            iterations=iterations, batch_size=batch_size, lr=lr, temp_start=temp_start, temp_end=temp_end,
+            entropy_beta=entropy_weight, concurrency=concurrency, k_dags=k_dags,
             runtime=RuntimeOptions(decision_model=decision_model, max_tokens=max_tokens),
             reward=RewardConfig(alpha=node_reward_weight), selector=SelectorConfig(allow_skip=skip),
         )
