@@ -111,3 +111,29 @@ async def test_resume_with_edited_prompts_is_refused(tmp_path):
     del meta["prompts"]  # runs from before fingerprints: nothing to compare, resume allowed
     meta_path.write_text(json.dumps(meta))
     assert (await evaluate(cfg(tmp_path), ScriptedSolver(), examples(4))).n == 4
+
+
+class TrainedSolver(ScriptedSolver):
+    """A solver that says which trained weights it loaded, as HieraMAS does."""
+
+    def __init__(self, digest):
+        super().__init__()
+        self.digest = digest
+
+    def fingerprint(self):
+        return {"selector": self.digest}
+
+
+async def test_resume_with_retrained_weights_is_refused(tmp_path):
+    await evaluate(cfg(tmp_path), TrainedSolver("aaaa"), examples(2))
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["solver"] == {"selector": "aaaa"}
+    assert (await evaluate(cfg(tmp_path), TrainedSolver("aaaa"), examples(3))).n == 3  # same weights: resumes
+    with pytest.raises(ConfigError, match="other trained weights"):
+        await evaluate(cfg(tmp_path), TrainedSolver("bbbb"), examples(4))
+    assert len(list(ResultsFile(tmp_path / "run" / "results.jsonl").records())) == 3  # nothing was added
+
+
+async def test_untrained_solvers_record_no_weights(tmp_path):
+    await evaluate(cfg(tmp_path), ScriptedSolver(), examples(1))
+    assert json.loads((tmp_path / "run" / "meta.json").read_text())["solver"] is None

@@ -1,7 +1,7 @@
 """The resumable, concurrent evaluation loop.
 
     results.jsonl  one record per finished item (append-only, streamed)
-    meta.json      config, seed, split manifest, model hashes, git commit
+    meta.json      config, seed, split manifest, model hashes, git commit, trained weights (digests)
 
 Running the same command again skips finished items and redoes errored ones;
 a changed config in the same folder is refused rather than mixed in, and so
@@ -69,7 +69,13 @@ class EvalSummary:
 ProgressHook = Callable[[EvalSummary, int], None]  # (summary so far, total)
 
 
-def _check_resume(out: Path, cfg: EvalConfig) -> None:
+def solver_fingerprint(solver: Any) -> dict[str, str] | None:
+    """What a trained solver loaded (e.g. checkpoint weight digests), if it says; None for untrained ones."""
+    fp = getattr(solver, "fingerprint", None)
+    return fp() if callable(fp) else None
+
+
+def _check_resume(out: Path, cfg: EvalConfig, fingerprint: dict[str, str] | None) -> None:
     meta_path = out / "meta.json"
     if not meta_path.exists():
         return
@@ -79,6 +85,10 @@ def _check_resume(out: Path, cfg: EvalConfig) -> None:
     if diff:
         changes = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
         raise ConfigError(f"{out} holds a different run ({changes}); use another --out folder")
+    # Same checkpoint path is not the same model: training may have gone on since.
+    if meta.get("solver") is not None and meta["solver"] != fingerprint:
+        raise ConfigError(f"{out} was run with other trained weights ({meta['solver']} -> {fingerprint}): the "
+                          "checkpoint changed since; resuming would mix two models' answers: use another --out folder")
     # Runs recorded before prompts were fingerprinted carry no "prompts": nothing to compare.
     now = prompts_fingerprint()
     edited = [name for name, sha in meta.get("prompts", {}).items() if now.get(name) != sha]
@@ -120,11 +130,13 @@ async def evaluate(
 
 async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example], out: Path, pool: Any,
                     split_manifest: dict[str, Any] | None, progress: ProgressHook | None) -> EvalSummary:
-    _check_resume(out, cfg)
+    fingerprint = solver_fingerprint(solver)
+    _check_resume(out, cfg, fingerprint)
     results = ResultsFile(out / "results.jsonl")
     done = {i: r for i, r in results.latest().items() if r.get("status") == "ok"}
     if not (out / "meta.json").exists():
-        (out / "meta.json").write_text(json.dumps(run_metadata(asdict(cfg), pool, split_manifest or {}), indent=2))
+        meta = {**run_metadata(asdict(cfg), pool, split_manifest or {}), "solver": fingerprint}
+        (out / "meta.json").write_text(json.dumps(meta, indent=2))
 
     summary = EvalSummary()
     for ex in examples:

@@ -127,3 +127,22 @@ async def test_the_eval_harness_builds_and_runs_it(trained, tmp_path):
     items = examples(2, start=400)
     summary = await evaluate(EvalConfig(system="hieramas", task="add", out=str(tmp_path / "eval")), solver, items)
     assert summary.n == 2 and summary.correct == 2 and summary.errors == 0 and summary.cost > 0
+
+
+async def test_an_eval_run_records_the_weights_and_refuses_a_retrained_checkpoint(trained, tmp_path):
+    from mastune.eval import EvalConfig, evaluate
+
+    _, pool, out, _ = trained
+    first, again = build_hieramas_system(out, pool), build_hieramas_system(out, pool)
+    assert first.fingerprint() == again.fingerprint() and set(first.fingerprint()) == {"selector", "classifier"}
+    assert set(build_hieramas_system(out, pool, graph_classifier=False).fingerprint()) == {"selector"}
+    cfg = EvalConfig(system="hieramas", task="add", out=str(tmp_path / "eval"))
+    await evaluate(cfg, first, examples(1, start=500))
+    state, meta = load_checkpoint(out / "selector.pt", kind="selector")
+    nudged = {k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}
+    save_checkpoint(out / "selector.pt", nudged, meta)  # as if training went on in the same folder
+    retrained = build_hieramas_system(out, pool)
+    assert retrained.fingerprint()["selector"] != first.fingerprint()["selector"]
+    assert retrained.fingerprint()["classifier"] == first.fingerprint()["classifier"]
+    with pytest.raises(ConfigError, match="other trained weights"):
+        await evaluate(cfg, retrained, examples(2, start=500))

@@ -8,6 +8,7 @@ against what the caller has and fails with a message naming every mismatch
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -51,6 +52,17 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """Hash of a module's weights (names, dtypes, shapes, values), independent of how they were saved:
+    an eval run records it so a resume after retraining cannot mix two models' answers."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], meta: CheckpointMeta) -> None:

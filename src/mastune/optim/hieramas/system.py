@@ -20,6 +20,7 @@ from ...agents.runtime import PoolLike, default_model
 from ...errors import ConfigError
 from ...graph.generators import random_dag_pool
 from ...systems.system import SystemResult
+from .checkpoint import weights_digest
 from .classifier import GraphBatch, GraphSample, collate
 from .config import TrainConfig
 from .embed import Embedder
@@ -106,6 +107,15 @@ class HieraMASSystem:
         samples = [GraphSample("q", list(active), list(edges)) for edges in candidates]
         batch: GraphBatch = collate(samples, {"q": q})
         return self.classifier(batch)
+
+    def fingerprint(self) -> dict[str, str]:
+        """The trained weights this system answers with (recorded by `mastune eval`, checked on resume)."""
+        fp = {}
+        if self.llm_selection:
+            fp["selector"] = weights_digest(self.policy.selector)
+        if self.graph_classifier:
+            fp["classifier"] = weights_digest(self.classifier)
+        return fp
 
     async def run(self, question: str, family: str, *, rollout: str | int | None = None) -> SystemResult:
         plan = self.plan(question, family)
