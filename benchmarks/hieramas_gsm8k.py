@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mastune import settings
+from mastune.agents.trace import Trace
 from mastune.eval import EvalConfig, evaluate, markdown_table, plot, summarize
 from mastune.llm.cache import CallCache
 from mastune.llm.pool import Pool
@@ -194,14 +195,14 @@ def selection_profile(run: Path) -> dict[str, Any] | None:
     picks: Counter[str] = Counter()
     agents = edges = 0
     for path in traces:
-        topo = json.loads(path.read_text())["topology"]
-        roles = [n for n in topo["nodes"] if n["kind"] == "agent"]
+        topo = Trace.from_json(path).topology
+        roles = [n for n in topo.nodes if n.kind == "agent"]
         agents += len(roles)
-        edges += sum(1 for a, b in topo["edges"] if b != topo["output"])  # role-to-role edges only
+        edges += sum(1 for _, b in topo.edges if b != topo.output_id())  # role-to-role edges only
         for n in roles:
-            picks.update(f"proposer:{m}" for m in n["models"])
-            if n.get("synthesiser"):
-                picks[f"synthesiser:{n['synthesiser']}"] += 1
+            picks.update(f"proposer:{m}" for m in n.models)
+            if n.synthesiser:
+                picks[f"synthesiser:{n.synthesiser}"] += 1
     n = len(traces)
     return {"queries": n, "agents_per_query": agents / n, "role_edges_per_query": edges / n,
             "slot_picks": dict(sorted(picks.items()))}
@@ -226,8 +227,8 @@ def report(out: Path, info: dict[str, Any]) -> str:
             + json.dumps(profiles, indent=2) + "\n```\n"
             + "\n## training\n\n```json\n" + json.dumps(info["training"], indent=2, default=str) + "\n```\n")
     (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps({**info, "best_single_cot": best_cot, "systems": data, "choices": profiles}, indent=2,
-                                                 default=str))
+    (out / "summary.json").write_text(json.dumps({**info, "best_single_cot": best_cot, "systems": data,
+                                                  "choices": profiles}, indent=2, default=str))
     return text
 
 
