@@ -188,24 +188,27 @@ async def evaluate_systems(args: argparse.Namespace, out: Path, pool: Pool, s: d
 
 
 def selection_profile(run: Path) -> dict[str, Any] | None:
-    """What a HieraMAS run chose on the test set, read from its saved traces: model per slot, agents, edges."""
+    """What a HieraMAS run chose on the test set, read from its saved traces: model per slot, agents, DAGs."""
     traces = sorted((run / "traces").glob("*.json"))
     if not traces:
         return None
     picks: Counter[str] = Counter()
+    dags: Counter[str] = Counter()
     agents = edges = 0
     for path in traces:
         topo = Trace.from_json(path).topology
-        roles = [n for n in topo.nodes if n.kind == "agent"]
+        roles = {n.id: n for n in topo.nodes if n.kind == "agent"}
+        role_edges = sorted(f"{roles[a].label} -> {roles[b].label}" for a, b in topo.edges if a in roles and b in roles)
         agents += len(roles)
-        edges += sum(1 for _, b in topo.edges if b != topo.output_id())  # role-to-role edges only
-        for n in roles:
+        edges += len(role_edges)
+        dags["; ".join(role_edges) or "(no edges)"] += 1
+        for n in roles.values():
             picks.update(f"proposer:{m}" for m in n.models)
             if n.synthesiser:
                 picks[f"synthesiser:{n.synthesiser}"] += 1
     n = len(traces)
     return {"queries": n, "agents_per_query": agents / n, "role_edges_per_query": edges / n,
-            "slot_picks": dict(sorted(picks.items()))}
+            "slot_picks": dict(sorted(picks.items())), "dags": dict(dags.most_common())}
 
 
 def report(out: Path, info: dict[str, Any]) -> str:
