@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mastune import settings
+from mastune.agents.answers import answer_key, extract_answer
 from mastune.agents.trace import Trace
-from mastune.eval import EvalConfig, evaluate, markdown_table, plot, summarize
+from mastune.eval import EvalConfig, evaluate, markdown_table, plot, summarize, trace_path
 from mastune.llm.cache import CallCache
 from mastune.llm.pool import Pool
 from mastune.optim.hieramas import (RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig, build_hieramas_system,
@@ -211,6 +212,33 @@ def selection_profile(run: Path) -> dict[str, Any] | None:
             "slot_picks": dict(sorted(picks.items())), "dags": dict(dags.most_common())}
 
 
+def answer_flow(run: Path) -> dict[str, Any] | None:
+    """Where right answers appeared and where they were lost: per role and slot, how many calls
+    reached the gold answer, from the saved traces and the graded results (math answers)."""
+    rows = read_jsonl(run / "results.jsonl") if (run / "results.jsonl").is_file() else []
+    slots: dict[str, list[int]] = {}
+    counts: Counter[str] = Counter()
+    for row in rows:
+        path = trace_path(run, row["id"])
+        if row.get("status") != "ok" or not path.is_file():
+            continue
+        trace = Trace.from_json(path)
+        gold = answer_key(row["gold"], trace.family)
+        hits = []
+        for call in trace.calls:
+            hit = answer_key(extract_answer(call.output, trace.family), trace.family) == gold
+            tally = slots.setdefault(f"{call.node} {call.slot.split()[0]}", [0, 0])
+            tally[0] += hit
+            tally[1] += 1
+            hits.append(hit)
+        counts["items"] += 1
+        counts["some_call_right"] += any(hits)
+        counts["final_right"] += bool(row["correct"])
+    if not counts:
+        return None
+    return {**counts, "right_per_slot": {k: f"{r}/{n}" for k, (r, n) in sorted(slots.items())}}
+
+
 def report(out: Path, info: dict[str, Any]) -> str:
     runs = sorted(p for p in (out / "runs").glob("*") if (p / "meta.json").is_file())
     summaries = [summarize(r) for r in runs]
@@ -223,15 +251,18 @@ def report(out: Path, info: dict[str, Any]) -> str:
                       "calls_per_item": sm.per_item(sm.calls), "unparsed": sm.unparsed, "errors": sm.errors}
             for sm in summaries}
     profiles = {sm.name: prof for sm, run in zip(summaries, runs) if (prof := selection_profile(run))}
+    flows = {sm.name: flow for sm, run in zip(summaries, runs) if sm.name in profiles and (flow := answer_flow(run))}
     text = (f"# HieraMAS on GSM8K (test, first {info['sizes']['test']} items of the seed-{SPLIT_SEED} split)\n\n"
             f"strongest model: {info['strongest']}; decision model: {info['decision_model']}; "
             f"best single-model CoT: {best_cot}\n\n" + markdown_table(summaries)
             + "\n## what HieraMAS chose on the test set (from traces)\n\n```json\n"
             + json.dumps(profiles, indent=2) + "\n```\n"
+            + "\n## where right answers appeared and were lost (calls reaching the gold answer)\n\n```json\n"
+            + json.dumps(flows, indent=2) + "\n```\n"
             + "\n## training\n\n```json\n" + json.dumps(info["training"], indent=2, default=str) + "\n```\n")
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(json.dumps({**info, "best_single_cot": best_cot, "systems": data,
-                                                  "choices": profiles}, indent=2, default=str))
+                                                  "choices": profiles, "answer_flow": flows}, indent=2, default=str))
     return text
 
 

@@ -1,9 +1,12 @@
 """The HieraMAS benchmark's report helpers (the script itself runs for hours)."""
 import importlib.util
+import json
 from pathlib import Path
 
-from mastune.agents.trace import Trace
+from mastune.agents.trace import CallRecord, Trace
+from mastune.eval import trace_path
 from mastune.graph.topology import Node, Topology
+from mastune.llm.types import Usage
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "hieramas_gsm8k.py"
 
@@ -39,3 +42,26 @@ def test_selection_profile_counts_models_and_dags(tmp_path):
 
 def test_selection_profile_without_traces(tmp_path):
     assert load_script().selection_profile(tmp_path) is None
+
+
+def test_answer_flow_counts_right_calls_per_slot(tmp_path):
+    def call(node, slot, answer):
+        return CallRecord(node=node, slot=slot, model="big", messages=[], output=f"so \\boxed{{{answer}}}",
+                          usage=Usage(), max_tokens=64, temperature=0.7)
+
+    (tmp_path / "traces").mkdir()
+    rows = [{"id": "gsm8k/1", "status": "ok", "gold": "1,000", "correct": False},  # right proposal lost
+            {"id": "gsm8k/2", "status": "ok", "gold": "7", "correct": True},
+            {"id": "gsm8k/3", "status": "error", "gold": "9", "correct": False}]  # no trace: not counted
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    first = trace([("r0", "r1")], [["big"]] * 3)
+    first.calls = [call("r0", "proposer 0", "1000"), call("r0", "proposer 1", "3"), call("r0", "synthesiser", "3"),
+                   call("out", "decision", "3")]
+    first.to_json(trace_path(tmp_path, "gsm8k/1"))
+    second = trace([("r0", "r1")], [["big"]] * 3)
+    second.calls = [call("r0", "proposer 0", "7"), call("r0", "proposer 1", "7"), call("r0", "synthesiser", "7.0")]
+    second.to_json(trace_path(tmp_path, "gsm8k/2"))
+
+    flow = load_script().answer_flow(tmp_path)
+    assert flow == {"items": 2, "some_call_right": 2, "final_right": 1,
+                    "right_per_slot": {"out decision": "0/1", "r0 proposer": "3/4", "r0 synthesiser": "1/2"}}

@@ -173,7 +173,7 @@ async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example]
             rec = _record(ex, result, grade, time.perf_counter() - start)
             results.append(rec)
             if cfg.save_traces and getattr(result, "trace", None) is not None:
-                result.trace.to_json(out / "traces" / f"{_safe(ex.id)}.json")
+                result.trace.to_json(trace_path(out, ex.id))
             _count(summary, rec)
             if progress:
                 progress(summary, total)
@@ -189,5 +189,7 @@ def _count(summary: EvalSummary, rec: dict[str, Any]) -> None:
     summary.cost += rec.get("usage", {}).get("cost", 0.0)
 
 
-def _safe(item_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in item_id)
+def trace_path(run_dir: str | Path, item_id: str) -> Path:
+    """Where a run folder keeps the trace of one item (ids like "gsm8k/5" made file-safe)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in item_id)
+    return Path(run_dir) / "traces" / f"{safe}.json"
