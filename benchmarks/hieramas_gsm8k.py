@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mastune import settings
-from mastune.agents.answers import answer_key, extract_answer
 from mastune.agents.trace import Trace
 from mastune.eval import EvalConfig, evaluate, markdown_table, plot, summarize, trace_path
 from mastune.llm.cache import CallCache
@@ -48,7 +47,9 @@ from mastune.optim.hieramas.features import PoolInfo
 from mastune.optim.hieramas.train import val_rank
 from mastune.optim.hieramas.util import read_jsonl
 from mastune.systems import load_system
+from mastune.tasks.base import Example
 from mastune.tasks.datasets import get_task
+from mastune.tasks.grade import grade
 from mastune.tasks.splits import split_manifest
 
 TASK = "gsm8k"
@@ -223,10 +224,10 @@ def answer_flow(run: Path) -> dict[str, Any] | None:
         if row.get("status") != "ok" or not path.is_file():
             continue
         trace = Trace.from_json(path)
-        gold = answer_key(row["gold"], trace.family)
+        item = Example(row["id"], trace.question, row["gold"], trace.family)  # graded by the rule the run used
         hits = []
         for call in trace.calls:
-            hit = answer_key(extract_answer(call.output, trace.family), trace.family) == gold
+            hit = grade(item, call.output).correct
             tally = slots.setdefault(f"{call.node} {call.slot.split()[0]}", [0, 0])
             tally[0] += hit
             tally[1] += 1
