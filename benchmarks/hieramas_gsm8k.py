@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from mastune import settings
 from mastune.agents.trace import Trace
-from mastune.eval import EvalConfig, evaluate, markdown_table, plot, summarize, trace_path
+from mastune.eval import EvalConfig, evaluate, markdown_table, paired, paired_markdown, plot, summarize, trace_path
 from mastune.llm.cache import CallCache
 from mastune.llm.pool import Pool
 from mastune.optim.hieramas import (RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig, build_hieramas_system,
@@ -253,9 +253,13 @@ def report(out: Path, info: dict[str, Any]) -> str:
             for sm in summaries}
     profiles = {sm.name: prof for sm, run in zip(summaries, runs) if (prof := selection_profile(run))}
     flows = {sm.name: flow for sm, run in zip(summaries, runs) if sm.name in profiles and (flow := answer_flow(run))}
+    method = next((r for r in runs if r.name == "hieramas"), None)
+    comparisons = [paired(method, r) for r in runs if r != method] if method else []
     text = (f"# HieraMAS on GSM8K (test, first {info['sizes']['test']} items of the seed-{SPLIT_SEED} split)\n\n"
             f"strongest model: {info['strongest']}; decision model: {info['decision_model']}; "
             f"best single-model CoT: {best_cot}\n\n" + markdown_table(summaries)
+            + ("\n## hieramas paired with each run (items both answered; exact McNemar test)\n\n"
+               + paired_markdown(comparisons) if comparisons else "")
             + "\n## what HieraMAS chose on the test set (from traces)\n\n```json\n"
             + json.dumps(profiles, indent=2) + "\n```\n"
             + "\n## where right answers appeared and were lost (calls reaching the gold answer)\n\n```json\n"
@@ -263,7 +267,8 @@ def report(out: Path, info: dict[str, Any]) -> str:
             + "\n## training\n\n```json\n" + json.dumps(info["training"], indent=2, default=str) + "\n```\n")
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(json.dumps({**info, "best_single_cot": best_cot, "systems": data,
-                                                  "choices": profiles, "answer_flow": flows}, indent=2, default=str))
+                                                  "choices": profiles, "answer_flow": flows,
+                                                  "paired": [{**vars(c), "p_value": c.p_value} for c in comparisons]}, indent=2, default=str))
     return text
 
 

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from mastune.errors import ConfigError
-from mastune.eval import ResultsFile, markdown_table, plot, summarize
-from mastune.eval.stats import pareto_front, wilson_interval
+from mastune.eval import ResultsFile, markdown_table, paired, paired_markdown, plot, summarize
+from mastune.eval.stats import mcnemar_exact, pareto_front, wilson_interval
 
 
 def test_wilson_interval():
@@ -12,6 +12,17 @@ def test_wilson_interval():
     assert lo == pytest.approx(0.404, abs=1e-3) and hi == pytest.approx(0.596, abs=1e-3)
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 10)[1] > 0.2
     assert wilson_interval(0, 0) == (0.0, 0.0)
+
+
+def test_mcnemar_exact():
+    assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)  # all 6 discordant items one way: 2 * 0.5**6
+    assert mcnemar_exact(6, 0) == mcnemar_exact(0, 6)
+    assert mcnemar_exact(3, 3) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    # 12 vs 14 discordant items: P(X <= 12), X ~ Bin(26, 1/2), doubled
+    assert mcnemar_exact(12, 14) == pytest.approx(0.8450, abs=1e-4)
+    assert mcnemar_exact(1, 10) < 0.05 < mcnemar_exact(3, 10)
+    with pytest.raises(ValueError):
+        mcnemar_exact(-1, 2)
 
 
 def test_pareto_front():
@@ -43,6 +54,35 @@ def test_summarize_table_and_plot(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_paired_counts_only_items_both_runs_answered(tmp_path):
+    # same item ids 0..4; "b" has one item fewer, and its error record is ignored like a's
+    a = make_run(tmp_path, "a", [(True, True), (True, True), (False, True), (False, True), (True, True)])
+    b = make_run(tmp_path, "b", [(False, True), (True, True), (True, True), (False, True)])
+    c = paired(a, b)
+    assert (c.base, c.other, c.n) == ("a", "b", 4)
+    assert (c.base_correct, c.other_correct, c.base_only, c.other_only) == (2, 2, 1, 1)
+    assert c.p_value == 1.0
+    md = paired_markdown([c])
+    assert "| a | b | 4 | 2 | 2 | 1 | 1 | 1.000 |" in md
+    with pytest.raises(ConfigError, match="meta.json"):
+        paired(a, tmp_path / "nowhere")
+
+
 def test_not_a_run_folder(tmp_path):
     with pytest.raises(ConfigError, match="meta.json"):
         summarize(tmp_path)
+
+
+def test_report_command_pairs_the_first_run_with_the_others(tmp_path):
+    from typer.testing import CliRunner
+
+    from mastune.cli.main import app
+
+    a = make_run(tmp_path, "method", [(True, True)] * 3 + [(False, True)])
+    b = make_run(tmp_path, "baseline", [(False, True)] * 3 + [(True, True)])
+    md = tmp_path / "r.md"
+    r = CliRunner().invoke(app, ["report", str(a), str(b), "--plot", str(tmp_path / "p.png"), "--markdown", str(md)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "paired against method" in r.output
+    assert "| method | baseline | 4 | 3 | 1 | 3 | 1 | 0.625 |" in md.read_text()

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError, MastuneError
-from ..eval.report import COLUMNS, markdown_table, plot, rows, summarize
+from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, summarize
 from ..eval.runner import EvalConfig, evaluate
 from ..eval.solvers import build_solver
 from ..llm.pool import Pool
@@ -129,11 +129,13 @@ def report_command(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="also write the table as Markdown"),
     title: str = typer.Option("accuracy vs cost", "--title"),
 ) -> None:
-    """Compare runs: accuracy (95% CI), cost, tokens, calls, latency, unparsed; plot with Pareto front."""
+    """Compare runs: accuracy (95% CI), cost, tokens, calls, latency, unparsed; the first run paired
+    against each other on shared items (McNemar); plot with Pareto front."""
     from rich.table import Table
 
     try:
         summaries = [summarize(r) for r in runs]
+        comparisons = [paired(runs[0], r) for r in runs[1:]]
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)
@@ -143,8 +145,15 @@ def report_command(
     for r in rows(summaries):
         table.add_row(*r)
     console.print(table)
+    if comparisons:
+        table = Table(title=f"paired against {runs[0].name} (items both answered; exact McNemar test)")
+        for c in PAIRED_COLUMNS:
+            table.add_column(c, justify="left" if c in ("base", "other") else "right")
+        for r in paired_rows(comparisons):
+            table.add_row(*r)
+        console.print(table)
     console.print(f"plot: {plot(summaries, plot_path, title)}")
     if markdown:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(markdown_table(summaries))
+        markdown.write_text(markdown_table(summaries) + (f"\n{paired_markdown(comparisons)}" if comparisons else ""))
         console.print(f"markdown: {markdown}")

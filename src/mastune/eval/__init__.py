@@ -1,7 +1,7 @@
 """Evaluation: the resumable runner, results files, reports."""
-from .report import RunSummary, markdown_table, plot, summarize
+from .report import Paired, RunSummary, markdown_table, paired, paired_markdown, plot, summarize
 from .results import ResultsFile
 from .runner import EvalConfig, EvalSummary, evaluate, trace_path
 
-__all__ = ["EvalConfig", "EvalSummary", "ResultsFile", "RunSummary", "evaluate", "markdown_table", "plot", "summarize",
-           "trace_path"]
+__all__ = ["EvalConfig", "EvalSummary", "Paired", "ResultsFile", "RunSummary", "evaluate", "markdown_table", "paired",
+           "paired_markdown", "plot", "summarize", "trace_path"]

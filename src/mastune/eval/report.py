@@ -1,5 +1,6 @@
 """Compare finished runs: a table (accuracy with 95% CI, cost, tokens, calls,
-latency, unparsed, errors) and an accuracy-vs-cost plot with the Pareto front."""
+latency, unparsed, errors), paired comparisons on the items two runs share, and an
+accuracy-vs-cost plot with the Pareto front."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from typing import Sequence
 
 from ..errors import ConfigError
 from .results import ResultsFile
-from .stats import pareto_front, wilson_interval
+from .stats import mcnemar_exact, pareto_front, wilson_interval
 
 
 @dataclass
@@ -39,12 +40,16 @@ class RunSummary:
         return total / self.n if self.n else 0.0
 
 
-def summarize(run_dir: str | Path) -> RunSummary:
-    run_dir = Path(run_dir)
+def _run_config(run_dir: Path) -> dict:
     meta_path = run_dir / "meta.json"
     if not meta_path.exists():
         raise ConfigError(f"{run_dir} is not a run folder (no meta.json); make one with `mastune eval --out {run_dir}`")
-    cfg = json.loads(meta_path.read_text())["config"]
+    return json.loads(meta_path.read_text())["config"]
+
+
+def summarize(run_dir: str | Path) -> RunSummary:
+    run_dir = Path(run_dir)
+    cfg = _run_config(run_dir)
     latest = ResultsFile(run_dir / "results.jsonl").latest().values()
     ok = [r for r in latest if r.get("status") == "ok"]
     errors = sum(r.get("status") == "error" for r in latest)
@@ -64,6 +69,53 @@ def summarize(run_dir: str | Path) -> RunSummary:
     )
 
 
+@dataclass
+class Paired:
+    """Two runs on the items both answered: accuracy differences that a table of
+    independent 95% CIs hides (two systems can differ on many items and still tie)."""
+    base: str
+    other: str
+    n: int
+    base_correct: int
+    other_correct: int
+    base_only: int  # items right under base and wrong under other
+    other_only: int
+
+    @property
+    def p_value(self) -> float:
+        return mcnemar_exact(self.base_only, self.other_only)
+
+
+def _outcomes(run_dir: Path) -> dict[str, bool]:
+    _run_config(run_dir)
+    latest = ResultsFile(run_dir / "results.jsonl").latest()
+    return {i: bool(r["correct"]) for i, r in latest.items() if r.get("status") == "ok"}
+
+
+def paired(base_dir: str | Path, other_dir: str | Path) -> Paired:
+    base, other = _outcomes(Path(base_dir)), _outcomes(Path(other_dir))
+    common = base.keys() & other.keys()
+    return Paired(
+        base=Path(base_dir).name, other=Path(other_dir).name, n=len(common),
+        base_correct=sum(base[i] for i in common), other_correct=sum(other[i] for i in common),
+        base_only=sum(base[i] and not other[i] for i in common),
+        other_only=sum(other[i] and not base[i] for i in common),
+    )
+
+
+PAIRED_COLUMNS = ("base", "other", "shared items", "base right", "other right", "base only", "other only",
+                  "McNemar p")
+
+
+def paired_rows(comparisons: Sequence[Paired]) -> list[list[str]]:
+    return [[c.base, c.other, str(c.n), str(c.base_correct), str(c.other_correct), str(c.base_only),
+             str(c.other_only), f"{c.p_value:.3f}"] for c in comparisons]
+
+
+def paired_markdown(comparisons: Sequence[Paired]) -> str:
+    return _markdown(PAIRED_COLUMNS, paired_rows(comparisons))
+
+
 COLUMNS = ("run", "system", "model", "task", "n", "accuracy", "95% CI", "cost $", "$/item",
            "tokens/item", "calls/item", "s/item", "unparsed", "errors")
 
@@ -80,10 +132,14 @@ def rows(summaries: Sequence[RunSummary]) -> list[list[str]]:
     return out
 
 
-def markdown_table(summaries: Sequence[RunSummary]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows(summaries)]
+def _markdown(columns: Sequence[str], table: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(r) + " |" for r in table]
     return "\n".join(lines) + "\n"
+
+
+def markdown_table(summaries: Sequence[RunSummary]) -> str:
+    return _markdown(COLUMNS, rows(summaries))
 
 
 def plot(summaries: Sequence[RunSummary], path: str | Path, title: str = "accuracy vs cost") -> Path:
