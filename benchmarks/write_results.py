@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mastune.eval.report import markdown_table, plot, summarize
+from mastune.eval.report import markdown_table, paired, paired_markdown, plot, summarize
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -24,6 +24,7 @@ GROUPS = {  # block name -> (glob under results/, plot file, title)
     "collab-humaneval": ("collab/runs/humaneval/*", "collab/humaneval.png", "collab vs cot / self-consistency, HumanEval+"),
     "hieramas": ("hieramas/runs/*", "hieramas/accuracy_cost.png", "HieraMAS vs baselines, GSM8K"),
 }
+PAIRED_BASE = {"hieramas": "hieramas"}  # block name -> run paired with every other run of the block
 
 
 def block(name: str) -> str:
@@ -33,7 +34,11 @@ def block(name: str) -> str:
     if not summaries:
         return "_No finished items yet._\n"
     plot(summaries, RESULTS / png, title)
-    return markdown_table(summaries) + f"\n![{title}](results/{png})\n"
+    table = markdown_table(summaries)
+    base = next((r for r in runs if r.name == PAIRED_BASE.get(name)), None)
+    if base is not None:  # the method against each other run on the items both answered
+        table += "\n" + paired_markdown([paired(base, r) for r in runs if r != base])
+    return table + f"\n![{title}](results/{png})\n"
 
 
 def main() -> None:
