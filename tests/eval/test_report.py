@@ -68,6 +68,15 @@ def test_paired_counts_only_items_both_runs_answered(tmp_path):
         paired(a, tmp_path / "nowhere")
 
 
+def test_runs_on_the_same_point_share_one_label(tmp_path):
+    a = summarize(make_run(tmp_path, "method", [(True, True), (False, True)]))
+    b = summarize(make_run(tmp_path, "ablation", [(False, True), (True, True)]))  # same accuracy and cost
+    c = summarize(make_run(tmp_path, "other", [(True, True), (True, True)]))
+    from mastune.eval.report import point_labels
+
+    assert sorted(point_labels([a, b, c]).values()) == ["method =\nablation", "other"]
+
+
 def test_not_a_run_folder(tmp_path):
     with pytest.raises(ConfigError, match="meta.json"):
         summarize(tmp_path)

@@ -142,6 +142,15 @@ def markdown_table(summaries: Sequence[RunSummary]) -> str:
     return _markdown(COLUMNS, rows(summaries))
 
 
+def point_labels(summaries: Sequence[RunSummary]) -> dict[tuple[float, float], str]:
+    """One label per (cost per item, accuracy) point: runs that land on the same point (an
+    ablation that changed nothing) share it, instead of printing over each other."""
+    names: dict[tuple[float, float], list[str]] = {}
+    for s in summaries:
+        names.setdefault((s.per_item(s.cost), s.accuracy), []).append(s.name)
+    return {pt: " =\n".join(n) for pt, n in names.items()}
+
+
 def plot(summaries: Sequence[RunSummary], path: str | Path, title: str = "accuracy vs cost") -> Path:
     import matplotlib
 
@@ -154,7 +163,8 @@ def plot(summaries: Sequence[RunSummary], path: str | Path, title: str = "accura
     for s, (x, y) in zip(summaries, pts):
         lo, hi = s.ci
         ax.errorbar(x, 100 * y, yerr=[[100 * (y - lo)], [100 * (hi - y)]], fmt="o", capsize=3, color="tab:blue", alpha=0.8)
-        ax.annotate(s.name, (x, 100 * y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    for (x, y), label in point_labels(summaries).items():
+        ax.annotate(label, (x, 100 * y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     fx = [pts[i][0] for i in front]
     fy = [100 * pts[i][1] for i in front]
     ax.step(fx, fy, where="post", color="tab:red", label="Pareto front", linewidth=1.5)
