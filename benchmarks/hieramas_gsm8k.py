@@ -253,8 +253,8 @@ def report(out: Path, info: dict[str, Any]) -> str:
             for sm in summaries}
     profiles = {sm.name: prof for sm, run in zip(summaries, runs) if (prof := selection_profile(run))}
     flows = {sm.name: flow for sm, run in zip(summaries, runs) if sm.name in profiles and (flow := answer_flow(run))}
-    method = next((r for r in runs if r.name == "hieramas"), None)
-    comparisons = [paired(method, r) for r in runs if r != method] if method else []
+    method = next((sm for sm in summaries if sm.name == "hieramas"), None)
+    comparisons = [paired(method, sm) for sm in summaries if sm is not method] if method else []
     text = (f"# HieraMAS on GSM8K (test, first {info['sizes']['test']} items of the seed-{SPLIT_SEED} split)\n\n"
             f"strongest model: {info['strongest']}; decision model: {info['decision_model']}; "
             f"best single-model CoT: {best_cot}\n\n" + markdown_table(summaries)
@@ -266,9 +266,10 @@ def report(out: Path, info: dict[str, Any]) -> str:
             + json.dumps(flows, indent=2) + "\n```\n"
             + "\n## training\n\n```json\n" + json.dumps(info["training"], indent=2, default=str) + "\n```\n")
     (out / "summary.md").write_text(text)
+    paired_rows = [{**vars(c), "p_value": c.p_value} for c in comparisons]
     (out / "summary.json").write_text(json.dumps({**info, "best_single_cot": best_cot, "systems": data,
-                                                  "choices": profiles, "answer_flow": flows,
-                                                  "paired": [{**vars(c), "p_value": c.p_value} for c in comparisons]}, indent=2, default=str))
+                                                  "choices": profiles, "answer_flow": flows, "paired": paired_rows},
+                                                 indent=2, default=str))
     return text
 
 

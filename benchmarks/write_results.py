@@ -35,9 +35,9 @@ def block(name: str) -> str:
         return "_No finished items yet._\n"
     plot(summaries, RESULTS / png, title)
     table = markdown_table(summaries)
-    base = next((r for r in runs if r.name == PAIRED_BASE.get(name)), None)
+    base = next((s for s in summaries if s.name == PAIRED_BASE.get(name)), None)
     if base is not None:  # the method against each other run on the items both answered
-        table += "\n" + paired_markdown([paired(base, r) for r in runs if r != base])
+        table += "\n" + paired_markdown([paired(base, s) for s in summaries if s is not base])
     return table + f"\n![{title}](results/{png})\n"
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from mastune.errors import ConfigError
 from mastune.eval import ResultsFile, markdown_table, paired, paired_markdown, plot, summarize
+from mastune.eval.report import point_labels
 from mastune.eval.stats import mcnemar_exact, pareto_front, wilson_interval
 
 
@@ -58,22 +59,18 @@ def test_paired_counts_only_items_both_runs_answered(tmp_path):
     # same item ids 0..4; "b" has one item fewer, and its error record is ignored like a's
     a = make_run(tmp_path, "a", [(True, True), (True, True), (False, True), (False, True), (True, True)])
     b = make_run(tmp_path, "b", [(False, True), (True, True), (True, True), (False, True)])
-    c = paired(a, b)
+    c = paired(summarize(a), summarize(b))
     assert (c.base, c.other, c.n) == ("a", "b", 4)
     assert (c.base_correct, c.other_correct, c.base_only, c.other_only) == (2, 2, 1, 1)
     assert c.p_value == 1.0
     md = paired_markdown([c])
     assert "| a | b | 4 | 2 | 2 | 1 | 1 | 1.000 |" in md
-    with pytest.raises(ConfigError, match="meta.json"):
-        paired(a, tmp_path / "nowhere")
 
 
 def test_runs_on_the_same_point_share_one_label(tmp_path):
     a = summarize(make_run(tmp_path, "method", [(True, True), (False, True)]))
     b = summarize(make_run(tmp_path, "ablation", [(False, True), (True, True)]))  # same accuracy and cost
     c = summarize(make_run(tmp_path, "other", [(True, True), (True, True)]))
-    from mastune.eval.report import point_labels
-
     assert sorted(point_labels([a, b, c]).values()) == ["method =\nablation", "other"]
 
 
@@ -95,3 +92,5 @@ def test_report_command_pairs_the_first_run_with_the_others(tmp_path):
     assert r.exit_code == 0, r.output
     assert "paired against method" in r.output
     assert "| method | baseline | 4 | 3 | 1 | 3 | 1 | 0.625 |" in md.read_text()
+    r = CliRunner().invoke(app, ["report", str(a), str(tmp_path / "nowhere"), "--plot", str(tmp_path / "q.png")])
+    assert r.exit_code == 1 and "meta.json" in r.output

@@ -135,10 +135,10 @@ def report_command(
 
     try:
         summaries = [summarize(r) for r in runs]
-        comparisons = [paired(runs[0], r) for r in runs[1:]]
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)
+    comparisons = [paired(summaries[0], s) for s in summaries[1:]]
     table = Table(title="runs")
     for c in COLUMNS:
         table.add_column(c, justify="right" if c not in ("run", "system", "model", "task") else "left")

@@ -4,7 +4,7 @@ accuracy-vs-cost plot with the Pareto front."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -27,6 +27,7 @@ class RunSummary:
     tokens: int
     calls: int
     wall_s: float
+    outcomes: dict[str, bool] = field(default_factory=dict, repr=False)  # item id -> right, for paired()
 
     @property
     def accuracy(self) -> float:
@@ -40,16 +41,12 @@ class RunSummary:
         return total / self.n if self.n else 0.0
 
 
-def _run_config(run_dir: Path) -> dict:
+def summarize(run_dir: str | Path) -> RunSummary:
+    run_dir = Path(run_dir)
     meta_path = run_dir / "meta.json"
     if not meta_path.exists():
         raise ConfigError(f"{run_dir} is not a run folder (no meta.json); make one with `mastune eval --out {run_dir}`")
-    return json.loads(meta_path.read_text())["config"]
-
-
-def summarize(run_dir: str | Path) -> RunSummary:
-    run_dir = Path(run_dir)
-    cfg = _run_config(run_dir)
+    cfg = json.loads(meta_path.read_text())["config"]
     latest = ResultsFile(run_dir / "results.jsonl").latest().values()
     ok = [r for r in latest if r.get("status") == "ok"]
     errors = sum(r.get("status") == "error" for r in latest)
@@ -66,6 +63,7 @@ def summarize(run_dir: str | Path) -> RunSummary:
         tokens=sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in ok),
         calls=sum(r.get("calls", 0) for r in ok),
         wall_s=sum(r.get("wall_s", 0.0) for r in ok),
+        outcomes={r["id"]: bool(r["correct"]) for r in ok},
     )
 
 
@@ -86,17 +84,11 @@ class Paired:
         return mcnemar_exact(self.base_only, self.other_only)
 
 
-def _outcomes(run_dir: Path) -> dict[str, bool]:
-    _run_config(run_dir)
-    latest = ResultsFile(run_dir / "results.jsonl").latest()
-    return {i: bool(r["correct"]) for i, r in latest.items() if r.get("status") == "ok"}
-
-
-def paired(base_dir: str | Path, other_dir: str | Path) -> Paired:
-    base, other = _outcomes(Path(base_dir)), _outcomes(Path(other_dir))
+def paired(base_run: RunSummary, other_run: RunSummary) -> Paired:
+    base, other = base_run.outcomes, other_run.outcomes
     common = base.keys() & other.keys()
     return Paired(
-        base=Path(base_dir).name, other=Path(other_dir).name, n=len(common),
+        base=base_run.name, other=other_run.name, n=len(common),
         base_correct=sum(base[i] for i in common), other_correct=sum(other[i] for i in common),
         base_only=sum(base[i] and not other[i] for i in common),
         other_only=sum(other[i] and not base[i] for i in common),
