@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mastune import settings
-from mastune.collab import build_collab_system
+from mastune.systems.collab import build_collab_system
 from mastune.eval import EvalConfig, evaluate, markdown_table, plot, summarize
 from mastune.llm.cache import CallCache
 from mastune.llm.pool import Pool

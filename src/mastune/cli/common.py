@@ -4,14 +4,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 from rich.console import Console
 from rich.table import Table
 
+from .. import optim as _optim  # noqa: F401  (names the trained kinds, e.g. hieramas, without importing torch)
 from .. import settings
 from ..llm.cache import CallCache
 from ..llm.types import Usage
+from ..systems import SystemSpec, resolve_spec
 
 # Wide tables stay readable when piped (rich falls back to 80 columns off a terminal).
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -44,3 +47,11 @@ def usage_table(usage: Usage, title: str = "usage") -> Table:
         f"{usage.latency_s:.2f}", f"{usage.cost:.6f}", str(usage.cache_hits),
     )
     return t
+
+
+def system_spec(system: str, pool: Any, *, model: str | None = None, config: Path | str | None = None,
+                options: dict[str, Any] | None = None) -> SystemSpec:
+    """`--system NAME [--config FILE] [--model M]` + kind options -> a picklable spec (with the pool's config)."""
+    pool_config = getattr(pool, "config", None)
+    return resolve_spec(system, model=model, config=str(config) if config else None, options=options,
+                        pool=pool_config.model_dump() if pool_config is not None else None)

@@ -13,15 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import ConfigError, MastuneError
 from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, summarize
 from ..eval.runner import EvalConfig, evaluate
-from ..eval.solvers import build_solver
 from ..llm.pool import Pool
+from ..rollout import LocalRunner
 from ..tasks.datasets import get_task
 from ..tasks.splits import sample_examples, split_examples, split_manifest
-from .common import cli_settings, console, err_console
+from .common import cli_settings, console, err_console, system_spec
 
 
 def eval_command(
-    system: str = typer.Option(..., "--system", "-s", help="system name (see `mastune run --help`), 'hieramas' or 'collab'"),
+    system: str = typer.Option(..., "--system", "-s", help="a system kind (collab, hieramas) or a graph system "
+                               "name (see `mastune run --help`)"),
     task: str = typer.Option(..., "--task", "-t", help="gsm8k | math | math500 | mmlu-redux | humaneval-plus | mbpp-plus"),
     out: Path = typer.Option(..., "--out", "-o", help="run folder (results.jsonl + meta.json); re-run to resume"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="put every slot on this pool model"),
@@ -72,9 +73,13 @@ def eval_command(
             examples = examples[: max(0, limit)]
         manifest = split_manifest(full.examples, seed=seed, task=task) if split not in ("all", None) else {}
         manifest.update({"source": full.source, "used_ids": [e.id for e in examples]})
-        solver = build_solver(system, the_pool, model=model, config=str(config) if config else None, options=options)
+        # The registry resolves the name to a kind's spec; the one runner builds and runs it.
+        spec = system_spec(system, the_pool, model=model, config=config, options=options)
+        runner = LocalRunner(the_pool, concurrency)
+        runner.system(spec)  # built before any call: a bad config or checkpoint fails here
         with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
-            summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest, progress=hook))
+            summary = asyncio.run(evaluate(cfg, spec, examples, pool=the_pool, split_manifest=manifest, progress=hook,
+                                           runner=runner))
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)

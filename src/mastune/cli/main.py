@@ -5,10 +5,10 @@ import typer
 
 from . import models as models_cmd
 from . import trace as trace_cmd
-from .collab_cmds import sft, traces_app
 from .eval_cmd import eval_command, report_command
 from .run import run
-from .train_hieramas import hieramas
+from .train import train_app
+from .traces_cmd import traces_app
 
 app = typer.Typer(
     name="mastune",
@@ -22,11 +22,7 @@ app.command("eval")(eval_command)
 app.command("report")(report_command)
 app.add_typer(trace_cmd.app, name="trace")
 app.add_typer(traces_app, name="traces")
-
-train_app = typer.Typer(help="Train optimisers: HieraMAS (selector + topology), SFT on traces.", no_args_is_help=True)
-train_app.command("hieramas")(hieramas)
-train_app.command("sft")(sft)
-app.add_typer(train_app, name="train")
+app.add_typer(train_app(), name="train")
 
 if __name__ == "__main__":
     app()

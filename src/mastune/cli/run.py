@@ -11,7 +11,7 @@ import typer
 from ..errors import MastuneError
 from ..llm.pool import Pool
 from ..llm.usage import track_usage
-from .common import cli_settings, console, err_console, usage_table
+from .common import cli_settings, console, err_console, system_spec, usage_table
 
 
 def run(
@@ -37,12 +37,11 @@ def run(
             if system is None and config is None:
                 record = asyncio.run(_single(the_pool, model or the_pool.default_model, question, max_tokens or 512, temperature))
             else:
-                from ..eval.solvers import build_solver
+                from ..systems import build_system
 
                 options = {"max_tokens": max_tokens, "ceo": ceo, "checkpoint": str(checkpoint) if checkpoint else None}
-                solver = build_solver(system or "custom", the_pool, model=model,
-                                      config=str(config) if config else None, options=options)
-                record = asyncio.run(_system(solver, question, task_type, trace))
+                spec = system_spec(system or "custom", the_pool, model=model, config=config, options=options)
+                record = asyncio.run(_system(build_system(spec, the_pool), question, task_type, trace))
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""`mastune train hieramas`: stage 1 (LLM selector) and stage 2 (graph classifier).
+"""`mastune train hieramas`: stage 1 (LLM selector) and stage 2 (graph classifier), the `hieramas` optimiser.
 
     mastune train hieramas --task gsm8k --pool POOL.yaml --out ckpt/DIR [--stage 1|2|all]
         [--train-size N] [--iterations I] [--batch-size B] [--seed S] [--stage2-size N]
@@ -26,7 +26,6 @@ from ..llm.pool import Pool
 from ..tasks.datasets import get_task
 from .common import cli_settings, console, err_console
 
-STAGES = ("1", "2", "all")
 
 
 def load_pool(spec: Optional[Path]):
@@ -65,8 +64,9 @@ def hieramas(
     verbose: bool = typer.Option(False, "--verbose", help="show llama.cpp logs"),
 ) -> None:
     """Train HieraMAS (learned LLM mixtures + learned topology) on a task's train split."""
-    from ..optim.hieramas import (RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig, train_stage1,
-                                  train_stage2)
+    from ..optim import get_optimiser
+    from ..optim.hieramas import RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig
+    from ..optim.hieramas.optimiser import STAGES, student_spec
 
     try:
         if stage not in STAGES:
@@ -81,14 +81,15 @@ def hieramas(
         the_pool = load_pool(pool)
         train = get_task(task, path=data_path, split="train", seed=split_seed, limit=train_size).examples
         val = get_task(task, path=data_path, split="valid", seed=split_seed, limit=val_size).examples if val_size else []
+        opt = get_optimiser("hieramas")(cfg, stage=stage, stage2_size=stage2_size)
         with cli_settings(cache=not no_cache, verbose=verbose):
-            if stage in ("1", "all"):
-                s1 = asyncio.run(train_stage1(cfg, the_pool, train, val, out))
+            asyncio.run(opt.compile(student_spec(cfg.runtime), the_pool, train, val, out))
+            if opt.stage1 is not None:
+                s1 = opt.stage1
                 console.print(f"stage 1: {len(s1.log)} iterations; best validation {json.dumps(s1.best)} "
                               f"-> {out / 'selector.pt'}")
-            if stage in ("2", "all"):
-                s2 = asyncio.run(train_stage2(cfg, the_pool, train[:stage2_size], out))
-                r = s2.report
+            if opt.stage2 is not None:
+                r = opt.stage2.report
                 console.print(f"stage 2: {r['n_graphs']} graphs from {r['n_queries']} queries ({r['n_positive']} "
                               f"positive); best validation {r['metric']} = {r['best_metric']} "
                               f"-> {out / 'classifier.pt'}")

@@ -49,13 +49,15 @@ def model_files(pool: Any) -> dict[str, Any]:
     return out
 
 
-PROMPT_FILES = ("agents/prompts.yaml", "collab/prompts.yaml")
+# Recorded name -> file under the package. The names are what run folders already record (collab's
+# prompts moved to systems/collab/ but keep their name, so older run folders still resume).
+PROMPT_FILES = {"agents/prompts.yaml": "agents/prompts.yaml", "collab/prompts.yaml": "systems/collab/prompts.yaml"}
 
 
 def prompts_fingerprint() -> dict[str, str]:
     """Hash of every prompt file: prompts are data, so editing one changes the experiment."""
     root = Path(__file__).resolve().parent.parent
-    return {name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:16] for name in PROMPT_FILES}
+    return {name: hashlib.sha256((root / rel).read_bytes()).hexdigest()[:16] for name, rel in PROMPT_FILES.items()}
 
 
 def config_hash(obj: Any) -> str:

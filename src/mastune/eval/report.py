@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigError
-from .results import ResultsFile
+from ..jsonl import ResultsFile
 from .stats import mcnemar_exact, pareto_front, wilson_interval
 
 

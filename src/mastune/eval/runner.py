@@ -1,4 +1,4 @@
-"""The resumable, concurrent evaluation loop.
+"""The resumable evaluation loop: rollouts from a runner, streamed into results.jsonl.
 
     results.jsonl  one record per finished item (append-only, streamed)
     meta.json      config, seed, split manifest, model hashes, git commit, trained weights (digests)
@@ -9,20 +9,17 @@ is a second process writing to the same folder at the same time.
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from ..errors import ConfigError, MastuneError
+from ..errors import ConfigError
 from ..io import writer_lock
-from ..llm.usage import track_usage
+from ..jsonl import ResultsFile
+from ..rollout import Job, LocalRunner, Rollout, Runner
 from ..tasks.base import Example
-from ..tasks.grade import agrade
 from .meta import prompts_fingerprint, run_metadata
-from .results import ResultsFile
 
 # Fields that must match for a resumed run to be the same experiment.
 IDENTITY_FIELDS = ("system", "model", "config", "config_sha", "task", "split", "seed", "sample", "data_path",
@@ -97,7 +94,12 @@ def _check_resume(out: Path, cfg: EvalConfig, fingerprint: dict[str, str] | None
                           "mix two experiments: use another --out folder or restore the prompts")
 
 
-def _record(ex: Example, result: Any, grade: Any, wall: float) -> dict[str, Any]:
+def _record(out: Rollout) -> dict[str, Any]:
+    ex, result, grade = out.example, out.result, out.grade
+    if not out.ok:
+        # A failure is recorded as such, never scored as a wrong answer.
+        return {"id": ex.id, "status": "error", "error": f"{type(out.error).__name__}: {out.error}",
+                "usage": out.usage.to_dict(), "calls": out.usage.calls, "wall_s": round(out.wall_s, 3)}
     return {
         "id": ex.id,
         "status": "ok",
@@ -110,27 +112,34 @@ def _record(ex: Example, result: Any, grade: Any, wall: float) -> dict[str, Any]
         "reply": result.answer_text,
         "usage": result.usage.to_dict(),
         "calls": result.calls,
-        "wall_s": round(wall, 3),
+        "wall_s": round(out.wall_s, 3),
     }
 
 
 async def evaluate(
     cfg: EvalConfig,
-    solver: Solver,
+    solver: Any,
     examples: Sequence[Example],
     *,
     pool: Any = None,
     split_manifest: dict[str, Any] | None = None,
     progress: ProgressHook | None = None,
+    runner: Runner | None = None,
 ) -> EvalSummary:
+    """Evaluate `solver` (a SystemSpec, or a built system) on `examples` into cfg.out.
+
+    The rollouts run on `runner` (default: a LocalRunner on `pool` with
+    cfg.concurrency items in flight); each lands in results.jsonl as it finishes."""
     out = Path(cfg.out)
+    runner = runner or LocalRunner(pool, cfg.concurrency)
     with writer_lock(out):  # creates the folder
-        return await _evaluate(cfg, solver, examples, out, pool, split_manifest, progress)
+        return await _evaluate(cfg, solver, examples, out, pool, split_manifest, progress, runner)
 
 
-async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example], out: Path, pool: Any,
-                    split_manifest: dict[str, Any] | None, progress: ProgressHook | None) -> EvalSummary:
-    fingerprint = solver_fingerprint(solver)
+async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], out: Path, pool: Any,
+                    split_manifest: dict[str, Any] | None, progress: ProgressHook | None,
+                    runner: Runner) -> EvalSummary:
+    fingerprint = solver_fingerprint(runner.system(solver))
     _check_resume(out, cfg, fingerprint)
     results = ResultsFile(out / "results.jsonl")
     done = {i: r for i, r in results.latest().items() if r.get("status") == "ok"}
@@ -151,34 +160,17 @@ async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example]
     if cfg.save_traces:
         (out / "traces").mkdir(exist_ok=True)
 
-    sem = asyncio.Semaphore(max(1, cfg.concurrency))
-
-    async def one(ex: Example) -> None:
-        async with sem:
-            start = time.perf_counter()
-            with track_usage() as tracker:
-                try:
-                    result = await solver.run(ex.question, ex.family)
-                    grade = await agrade(ex, result.answer_text)
-                except MastuneError as e:
-                    # A failure is recorded as such, never scored as a wrong answer.
-                    rec = {"id": ex.id, "status": "error", "error": f"{type(e).__name__}: {e}",
-                           "usage": tracker.total.to_dict(), "calls": tracker.total.calls,
-                           "wall_s": round(time.perf_counter() - start, 3)}
-                    results.append(rec)
-                    summary.errors += 1
-                    if progress:
-                        progress(summary, total)
-                    return
-            rec = _record(ex, result, grade, time.perf_counter() - start)
-            results.append(rec)
-            if cfg.save_traces and getattr(result, "trace", None) is not None:
-                result.trace.to_json(trace_path(out, ex.id))
+    async for one in runner.run([Job(solver, ex) for ex in todo]):
+        rec = _record(one)
+        results.append(rec)
+        if one.ok:
+            if cfg.save_traces and one.trace is not None:
+                one.trace.to_json(trace_path(out, one.example.id))
             _count(summary, rec)
-            if progress:
-                progress(summary, total)
-
-    await asyncio.gather(*[one(ex) for ex in todo])
+        else:
+            summary.errors += 1
+        if progress:
+            progress(summary, total)
     return summary
 
 

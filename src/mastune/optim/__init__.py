@@ -1,0 +1,14 @@
+"""Optimisers: one contract (`Optimiser.compile` -> an artifact folder; `Artifact.load`), shared run folders.
+
+    hieramas/   learned LLM mixtures + learned topology (two stages); its artifact is the `hieramas` kind
+    sft/        collaboration traces -> LoRA SFT of an agent model
+Registered lazily: importing this package imports no torch / transformers.
+"""
+from ..systems.registry import register_lazy
+from .base import Artifact, Optimiser, get_optimiser, optimisers, register_lazy_optimiser, register_optimiser
+
+register_lazy_optimiser("hieramas", "mastune.optim.hieramas.optimiser")
+register_lazy_optimiser("sft", "mastune.optim.sft.optimiser")
+register_lazy("hieramas", "mastune.optim.hieramas.system")  # the HieraMAS artifact's system kind
+
+__all__ = ["Artifact", "Optimiser", "get_optimiser", "optimisers", "register_lazy_optimiser", "register_optimiser"]

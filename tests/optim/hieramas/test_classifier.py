@@ -6,7 +6,7 @@ import torch
 from mastune.graph.generators import random_dag
 from mastune.optim.hieramas.classifier import (ClassifierConfig, GraphClassifier, GraphSample, collate, evaluate,
                                                train_classifier)
-from mastune.optim.hieramas.metrics import mean_group_auc, roc_auc
+from mastune.eval.stats import mean_group_auc, roc_auc
 
 
 def test_roc_auc_matches_definition():

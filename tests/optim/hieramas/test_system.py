@@ -10,7 +10,7 @@ from mastune.optim.hieramas import (CheckpointError, HashEmbedder, build_hierama
                                    save_checkpoint, train_stage1, train_stage2)
 from mastune.optim.hieramas.data import label_graphs
 from mastune.optim.hieramas.policy import Choice
-from mastune.optim.hieramas.util import stable_int
+from mastune.optim.seeds import stable_int
 from mastune.systems import SystemResult
 
 from .fakes import examples, model
@@ -118,11 +118,11 @@ async def test_wrong_family_and_wrong_pool_fail_loudly(trained):
 
 async def test_the_eval_harness_builds_and_runs_it(trained, tmp_path):
     from mastune.eval import EvalConfig, evaluate
-    from mastune.eval.solvers import build_solver
+    from mastune.systems import build_system, resolve_spec
 
     _, pool, out, _ = trained
-    solver = build_solver("hieramas", pool, options={"checkpoint": str(out), "graph_classifier": False,
-                                                    "llm_selection": None, "max_tokens": 64})
+    solver = build_system(resolve_spec("hieramas", options={"checkpoint": str(out), "graph_classifier": False,
+                                                            "llm_selection": None, "max_tokens": 64}), pool)
     assert solver.setup.cfg.runtime.max_tokens == 64 and not solver.graph_classifier
     items = examples(2, start=400)
     summary = await evaluate(EvalConfig(system="hieramas", task="add", out=str(tmp_path / "eval")), solver, items)

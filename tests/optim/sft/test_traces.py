@@ -2,8 +2,8 @@
 import json
 import re
 
-from mastune.collab import build_collab_system
-from mastune.collab.traces import export, format_ok, generate_traces, kept_records
+from mastune.systems.collab import build_collab_system
+from mastune.optim.sft.traces import export, format_ok, generate_traces, kept_records
 from mastune.errors import LLMError
 from mastune.tasks import Example
 

@@ -83,7 +83,7 @@ def test_cli_train_sft(tiny_model, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from mastune.cli.collab_cmds import sft
+    from mastune.cli.train_sft import sft
 
     app = typer.Typer()
     app.command("sft")(sft)

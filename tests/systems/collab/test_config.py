@@ -1,7 +1,7 @@
 """CollabConfig: YAML round trip, built-ins, overrides and validation."""
 import pytest
 
-from mastune.collab import CollabConfig, builtin_configs, load_collab_config
+from mastune.systems.collab import CollabConfig, builtin_configs, load_collab_config
 from mastune.errors import ConfigError
 
 

@@ -5,7 +5,7 @@ a few seconds on an idle 2-core machine.
 """
 import pytest
 
-from mastune.collab import build_collab_system
+from mastune.systems.collab import build_collab_system
 
 pytestmark = pytest.mark.engine
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from mastune.collab import CollabTrace, build_collab_system
+from mastune.systems.collab import CollabTrace, build_collab_system
 from mastune.errors import ConfigError
 
 Q = "What is 2 + 2?"

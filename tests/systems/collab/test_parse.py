@@ -1,7 +1,7 @@
 """Parsers of the roles' fixed-format replies: what is read, what falls back."""
 import pytest
 
-from mastune.collab.parse import (as_expert, parse_ceo, parse_evaluation, parse_experts, parse_verdict, snap)
+from mastune.systems.collab.parse import (as_expert, parse_ceo, parse_evaluation, parse_experts, parse_verdict, snap)
 
 LADDER = [256, 512, 1024, 2048]
 

@@ -1,4 +1,4 @@
-from mastune.collab.prompts import render
+from mastune.systems.collab.prompts import render
 
 
 def test_solver_instruction_follows_the_task_family():

@@ -1,6 +1,6 @@
-"""The executor: tests from the docstring or an LLM, run only in the sandbox."""
-from mastune.collab import build_collab_system
-from mastune.collab.executor import docstring_tests, entry_point, parse_asserts, run_tests
+"""The tester role: tests from the docstring or an LLM, run only in the sandbox."""
+from mastune.systems.collab import build_collab_system
+from mastune.systems.collab.tester import docstring_tests, entry_point, parse_asserts, run_tests
 
 PROMPT = '''from typing import List
 
@@ -70,18 +70,18 @@ async def test_code_round_reports_execution_to_the_evaluator(team):
     assert "2 passed, 0 failed" in t.requests("evaluator")[0]["messages"][-1]["content"]
     assert not t.requests("test_writer")
     assert "def add" in result.extracted_answer
-    assert result.trace.nodes["executor"].note.startswith("Ran 2 tests")
+    assert result.trace.nodes["tester"].note.startswith("Ran 2 tests")
 
 
 async def test_code_round_asks_the_test_writer_when_needed(team):
     t = team(solver=GOOD)
     result = await build_collab_system(t.pool, ceo=False, model="m", max_turn=1).run(NO_EXAMPLES, "code")
     assert len(t.requests("test_writer")) == 1
-    assert [c.node for c in result.trace.calls].count("executor") == 1
+    assert [c.node for c in result.trace.calls].count("tester") == 1
     assert result.trace.rounds[0].execution["source"] == "generated"
 
 
-async def test_math_runs_no_executor(team):
+async def test_math_runs_no_tester(team):
     t = team()
     result = await build_collab_system(t.pool, ceo=False, model="m", max_turn=1).run("1+1?", "math")
     assert result.trace.rounds[0].execution is None

@@ -261,8 +261,8 @@ def test_explicit_edges_with_a_cycle_name_the_roles(tmp_path):
 
 async def test_cli_glue_returns_a_record_and_writes_the_trace(tmp_path):
     from mastune.cli.run import _system
-    from mastune.eval.solvers import build_solver
+    from mastune.systems import build_system, resolve_spec
 
-    solver = build_solver("cot", {"m": FakeLM(fn=echo())}, model="m", options={"max_tokens": 20})
+    solver = build_system(resolve_spec("cot", model="m", options={"max_tokens": 20}), {"m": FakeLM(fn=echo())})
     rec = await _system(solver, "q", "math", tmp_path / "t.json")
     assert rec["extracted"] == "7" and rec["calls"] == 1 and (tmp_path / "t.json").is_file()

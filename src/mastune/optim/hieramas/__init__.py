@@ -10,7 +10,7 @@ from .classifier import ClassifierConfig, GraphClassifier, GraphSample, train_cl
 from .config import TrainConfig
 from .embed import HashEmbedder, SentenceEmbedder, get_embedder
 from .episode import Episode, Plan, RuntimeOptions, run_episode
-from .metrics import mean_group_auc, roc_auc
+from ...eval.stats import mean_group_auc, roc_auc
 from .reinforce import cosine_temperature, reinforce_loss
 from .rewards import RewardConfig, effective_rewards, shaped_reward
 from .selector import LLMSelector, SelectorConfig

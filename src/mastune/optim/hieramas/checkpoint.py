@@ -8,23 +8,19 @@ against what the caller has and fails with a message naming every mismatch
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from ...errors import ConfigError
+from ..checkpoint import CheckpointError, atomic_save, load_versioned, save_versioned, weights_digest
 
 FORMAT_VERSION = 1
 KINDS = ("selector", "classifier")
-
-
-class CheckpointError(ConfigError):
-    """A checkpoint is missing, of another format, or made for another pool/task/embedder."""
+SELECTOR_FILE, CLASSIFIER_FILE = "selector.pt", "classifier.pt"  # in the run folder
+__all__ = ["CLASSIFIER_FILE", "FORMAT_VERSION", "KINDS", "SELECTOR_FILE", "CheckpointError", "CheckpointMeta", "atomic_save", "load_checkpoint",
+           "save_checkpoint", "weights_digest"]
 
 
 @dataclass
@@ -40,35 +36,10 @@ class CheckpointMeta:
     format_version: int = FORMAT_VERSION
 
 
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """Write then rename: a kill mid-write never leaves a truncated file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """Hash of a module's weights (names, dtypes, shapes, values), independent of how they were saved:
-    an eval run records it so a resume after retraining cannot mix two models' answers."""
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], meta: CheckpointMeta) -> None:
     if meta.kind not in KINDS:
         raise ValueError(f"checkpoint kind must be one of {KINDS}, got {meta.kind!r}")
-    atomic_save({"meta": asdict(meta), "state_dict": state_dict}, path)
+    save_versioned(path, state_dict, asdict(meta))
 
 
 def load_checkpoint(
@@ -81,21 +52,8 @@ def load_checkpoint(
     embedding_model: str | None = None,
 ) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
     """Load and check; every expectation left None is not checked."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no {kind} checkpoint at {path}; train it first (mastune train hieramas ...)")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path} is not a readable mastune checkpoint: {e}") from None
-    if not isinstance(blob, dict) or "meta" not in blob or "state_dict" not in blob:
-        raise CheckpointError(f"{path} is not a mastune HieraMAS checkpoint (no meta/state_dict)")
-    raw = blob["meta"]
-    version = raw.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format version {version}, this mastune reads version {FORMAT_VERSION}; retrain it"
-        )
+    state, raw = load_versioned(path, kind=kind, version=FORMAT_VERSION, what="mastune HieraMAS",
+                                train_hint="train it first (mastune train hieramas ...)")
     meta = CheckpointMeta(**raw)
     problems = []
     if meta.kind != kind:
@@ -111,4 +69,4 @@ def load_checkpoint(
     if problems:
         raise CheckpointError(f"checkpoint {path} does not match: " + "; ".join(problems)
                               + ". Use the pool, task and embedder it was trained with, or retrain.")
-    return blob["state_dict"], meta
+    return state, meta

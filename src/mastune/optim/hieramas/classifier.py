@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .metrics import mean_group_auc, roc_auc
+from ...eval.stats import mean_group_auc, roc_auc
 
 
 @dataclass

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...agents.prompts import canonical_family
 from ...errors import ConfigError
+from ..runfolder import CONFIG_FILE, RunFolder
 from .classifier import ClassifierConfig
 from .episode import RuntimeOptions
 from .rewards import RewardConfig
 from .selector import SelectorConfig
 
-CONFIG_FILE = "config.json"
 _NESTED = {"runtime": RuntimeOptions, "reward": RewardConfig, "selector": SelectorConfig, "classifier": ClassifierConfig}
 # May change when a killed run is resumed or extended: they do not change what was already computed.
 _RESUMABLE = {"iterations", "concurrency", "val_every", "k_dags", "top_positive", "classifier"}
@@ -82,9 +81,7 @@ class TrainConfig:
         return cls(**d)
 
     def save(self, out_dir: str | Path, **extra: Any) -> None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        payload = {"config": self.to_dict(), **extra}
-        (Path(out_dir) / CONFIG_FILE).write_text(json.dumps(payload, indent=2, default=str))
+        RunFolder(out_dir).save_config(self.to_dict(), **extra)
 
     @classmethod
     def load(cls, out_dir: str | Path) -> "TrainConfig":
@@ -97,12 +94,3 @@ class TrainConfig:
         """Fields that differ in a way that makes resuming `other`'s run with this config wrong."""
         a, b = self.to_dict(), other.to_dict()
         return [f"{k}: run has {b[k]!r}, now {a[k]!r}" for k in a if k not in _RESUMABLE and a[k] != b[k]]
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None

@@ -14,16 +14,17 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from ...agents.runtime import PoolLike
 from ...graph.generators import random_dag_pool
+from ...jsonl import JsonlFile
+from ...rollout import LocalRunner
 from ...tasks.base import Example
+from ..seeds import stable_int
 from .checkpoint import CheckpointError
 from .classifier import GraphSample
-from .episode import Plan, run_episode
+from .episode import Plan, run_episodes
 from .policy import Policy
 from .rewards import shaped_reward
 from .setup import Setup
-from .util import append_jsonl, read_jsonl, stable_int, write_jsonl
 
 
 def label_graphs(rewards: Sequence[float], top: int) -> list[float]:
@@ -33,7 +34,7 @@ def label_graphs(rewards: Sequence[float], top: int) -> list[float]:
     return [1.0 if i in best else 0.0 for i in range(len(rewards))]
 
 
-async def label_query(setup: Setup, policy: Policy, pool: PoolLike, ex: Example, sem: asyncio.Semaphore) -> dict:
+async def label_query(setup: Setup, policy: Policy, runner: LocalRunner, ex: Example) -> dict:
     cfg = setup.cfg
     choice = policy.greedy(ex.question)
     active = policy.active(choice)
@@ -45,12 +46,9 @@ async def label_query(setup: Setup, policy: Policy, pool: PoolLike, ex: Example,
     assignments = {r.name: policy.assignments(choice)[r.name] for r in roles}
     dags = random_dag_pool(len(roles), cfg.k_dags, cfg.density, seed=stable_int(cfg.seed, "stage2", ex.id))
 
-    async def run(edges):
-        async with sem:
-            return await run_episode(Plan(cfg.family, roles, edges, assignments), pool, ex, cfg.runtime,
-                                     cfg.proposers, rollout=f"hieramas/{ex.id}")
-
-    eps = await asyncio.gather(*(run(e) for e in dags))
+    # one runner for every query: its concurrency bounds all DAG runs of the stage together
+    eps = await run_episodes(runner, [(Plan(cfg.family, roles, e, assignments), ex) for e in dags], cfg.runtime,
+                             cfg.proposers)
     rewards = [shaped_reward(ep.correct, ep.cost, cfg.reward, setup.cost_ref) for ep in eps]
     labels = label_graphs(rewards, cfg.top_positive)
     record["graphs"] = [
@@ -75,18 +73,16 @@ def check_labels_source(path: Path, selector_file: Path) -> None:
     meta.write_text(json.dumps({"selector_sha256": digest}))
 
 
-async def generate_labels(setup: Setup, policy: Policy, pool: PoolLike, train: Sequence[Example], path: Path,
+async def generate_labels(setup: Setup, policy: Policy, runner: LocalRunner, train: Sequence[Example], path: Path,
                           bar: Any) -> None:
-    kept = read_jsonl(path)
-    write_jsonl(path, kept)  # drops a line torn by a kill, so appends start on a fresh line
-    done = {r["query"] for r in kept}
+    labels = JsonlFile(path)
+    done = {r["query"] for r in labels.records()}
     todo = [ex for ex in train if ex.id not in done]
     task = bar.add_task("stage 2: labelling DAGs", total=len(train), completed=len(train) - len(todo), status="")
-    sem = asyncio.Semaphore(max(1, setup.cfg.concurrency))
 
     async def one(ex: Example) -> None:
-        record = await label_query(setup, policy, pool, ex, sem)
-        append_jsonl(path, record)  # written as it lands (single-threaded event loop: lines never interleave)
+        record = await label_query(setup, policy, runner, ex)
+        labels.append(record)  # written as it lands (single-threaded event loop: lines never interleave)
         n_pos = sum(g["label"] for g in record["graphs"])
         bar.update(task, advance=1, status=f"{ex.id}: {len(record['graphs'])} DAGs, {n_pos:.0f} positive")
 
@@ -95,7 +91,7 @@ async def generate_labels(setup: Setup, policy: Policy, pool: PoolLike, train: S
 
 def load_samples(path: Path) -> list[GraphSample]:
     out = []
-    for r in read_jsonl(path):
+    for r in JsonlFile(path).records():
         for g in r["graphs"]:
             out.append(GraphSample(r["query"], list(r["roles"]), [tuple(e) for e in g["edges"]], float(g["label"])))
     return out

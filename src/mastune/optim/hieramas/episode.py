@@ -3,7 +3,9 @@
 A plan (roles, a DAG over them, slot assignments) becomes a `SystemConfig`
 of the graph layout with supernodes — the same machinery as the
 `hieramas-fixed` system — so training and inference run exactly what the
-executor runs for every other system (skips resolved by the runtime).
+executor runs for every other system (skips resolved by the runtime). An
+episode is one `rollout` of that system (a picklable spec: any runner can
+run it), graded once more per supernode.
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from typing import Any, Sequence
 
 from ...agents.prompts import Role, canonical_family
 from ...agents.runtime import PoolLike
-from ...systems.config import SystemConfig
-from ...systems.system import System, SystemResult
+from ...rollout import Job, LocalRunner, Rollout, rollout
+from ...systems.base import SystemResult
+from ...systems.graph import GraphConfig, System
+from ...systems.spec import SystemSpec
 from ...tasks.base import Example
 from ...tasks.grade import agrade
 from .rewards import RewardConfig, shaped_reward
@@ -49,9 +53,9 @@ class Plan:
         }
 
 
-def system_config(plan: Plan, opts: RuntimeOptions, proposers: int, name: str = "hieramas") -> SystemConfig:
+def system_config(plan: Plan, opts: RuntimeOptions, proposers: int, name: str = "hieramas") -> GraphConfig:
     fam = canonical_family(plan.family)
-    return SystemConfig(
+    return GraphConfig(
         name=name,
         layout="graph",
         supernodes=True,
@@ -65,6 +69,11 @@ def system_config(plan: Plan, opts: RuntimeOptions, proposers: int, name: str = 
         graph={"edges": {fam: [[plan.roles[s].name, plan.roles[d].name] for s, d in plan.edges]}},
         assignments=plan.assignments,
     )
+
+
+def plan_spec(plan: Plan, opts: RuntimeOptions, proposers: int) -> SystemSpec:
+    """The plan as a graph-kind spec (plain data: a runner may build it in another process)."""
+    return SystemSpec("graph", system_config(plan, opts, proposers).to_dict(), provider=System.__module__)
 
 
 async def run_plan(plan: Plan, pool: PoolLike, question: str, opts: RuntimeOptions, proposers: int,
@@ -86,9 +95,24 @@ class Episode:
 
 
 async def run_episode(plan: Plan, pool: PoolLike, example: Example, opts: RuntimeOptions, proposers: int,
-                      rollout: str | int | None = None) -> Episode:
-    result = await run_plan(plan, pool, example.question, opts, proposers, rollout)
-    final = await agrade(example, result.answer_text)
+                      rollout_id: str | int | None = None) -> Episode:
+    """One episode on `pool` (a failure raises: training stops rather than learn from it)."""
+    out = await rollout(System(system_config(plan, opts, proposers), pool), example, rollout_id)
+    return await grade_episode(plan, out.raise_error())
+
+
+async def run_episodes(runner: LocalRunner, work: Sequence[tuple[Plan, Example]], opts: RuntimeOptions,
+                       proposers: int) -> list[Episode]:
+    """Episodes through the runner, in input order; each query's rollout id is its own, so repeats of the
+    same (query, prompt, model) across iterations hit the cache. The first failure raises."""
+    jobs = [Job(plan_spec(p, opts, proposers), ex, f"hieramas/{ex.id}") for p, ex in work]
+    outs = await runner.map(jobs)
+    return [await grade_episode(p, out.raise_error()) for (p, _), out in zip(work, outs)]
+
+
+async def grade_episode(plan: Plan, out: Rollout) -> Episode:
+    """The rollout's grade, plus each supernode's own correctness and cost (node-level rewards)."""
+    result, example = out.result, out.example
     node_correct: dict[str, bool | None] = {}
     node_cost: dict[str, float] = {}
     for role in plan.roles:
@@ -97,7 +121,8 @@ async def run_episode(plan: Plan, pool: PoolLike, example: Example, opts: Runtim
         # Costs come from the executor's per-node tracker: the node's own calls only.
         node_cost[role.name] = rec.usage.cost if ran else 0.0
         node_correct[role.name] = (await agrade(example, rec.output)).correct if ran and role.answers else None
-    return Episode(result, final.correct, final.parsed, result.usage.cost, result.calls, node_correct, node_cost)
+    return Episode(result, out.grade.correct, out.grade.parsed, result.usage.cost, result.calls, node_correct,
+                   node_cost)
 
 
 def episode_rewards(ep: Episode, roles: Sequence[Role], cfg: RewardConfig, cost_ref: float) -> tuple[list[float | None], float]:

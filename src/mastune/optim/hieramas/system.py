@@ -7,6 +7,9 @@ runtime (the same SystemConfig -> System path as `hieramas-fixed`).
 
 Ablations: graph_classifier=False runs a random DAG (seeded by the question);
 llm_selection=False puts every slot on one model (and keeps every role).
+
+A kind of the system contract (`hieramas`), registered here because it is the
+HieraMAS optimiser's artifact: its spec names the trained run folder.
 """
 from __future__ import annotations
 
@@ -16,23 +19,30 @@ from typing import Any
 import torch
 
 from ...agents.prompts import canonical_family
-from ...agents.runtime import PoolLike, default_model
+from ...agents.runtime import PoolLike, Runtime, default_model
+from ...agents.trace import Trace
 from ...errors import ConfigError
 from ...graph.generators import random_dag_pool
-from ...systems.system import SystemResult
-from .checkpoint import weights_digest
+from ...systems.base import BaseSystem
+from ...systems.graph import System, run_topology, topology_trace
+from ...systems.registry import register_kind
+from ...systems.spec import SystemSpec
+from ..seeds import stable_int
+from .checkpoint import CLASSIFIER_FILE, SELECTOR_FILE, weights_digest
 from .classifier import GraphBatch, GraphSample, collate
 from .config import TrainConfig
 from .embed import Embedder
-from .episode import Plan, run_plan
+from .episode import Plan, system_config
 from .features import query_text
 from .policy import Policy
 from .setup import Setup
-from .train import CLASSIFIER_FILE, SELECTOR_FILE
-from .util import stable_int
+
+# kind options (`mastune eval --system hieramas ...`) -> build_hieramas_system arguments
+OPTIONS = ("graph_classifier", "llm_selection", "single_model", "n_candidates", "seed", "max_tokens")
 
 
-class HieraMASSystem:
+@register_kind("hieramas")
+class HieraMASSystem(BaseSystem):
     name = "hieramas"
 
     def __init__(
@@ -117,12 +127,37 @@ class HieraMASSystem:
             fp["classifier"] = weights_digest(self.classifier)
         return fp
 
-    async def run(self, question: str, family: str, *, rollout: str | int | None = None) -> SystemResult:
+    def _trace(self, question: str, family: str) -> Trace:
+        """This question's plan, laid out as the graph kind lays out any supernode config."""
         plan = self.plan(question, family)
         opts = self.setup.cfg.runtime
         if not self.llm_selection:
             opts = type(opts)(**{**opts.to_dict(), "decision_model": opts.decision_model or self.single_model})
-        return await run_plan(plan, self.pool, question, opts, self.setup.cfg.proposers, rollout)
+        graph = System(system_config(plan, opts, self.setup.cfg.proposers), self.pool)
+        return topology_trace(graph.name, question, plan.family, graph.topology(plan.family, question))
+
+    async def _solve(self, rt: Runtime) -> tuple[str, str | None]:
+        return await run_topology(rt)
+
+    # ---- the kind ------------------------------------------------------------
+    @classmethod
+    def spec(cls, name: str, *, model: str | None = None, config: str | None = None,
+             options: dict[str, Any] | None = None, checkpoint: str | None = None) -> dict[str, Any]:
+        if not checkpoint:
+            raise ConfigError("--system hieramas needs --checkpoint DIR (train one with `mastune train hieramas`)")
+        opts = {k: v for k, v in (options or {}).items() if v is not None}
+        if model:
+            opts["single_model"] = model
+        unknown = set(opts) - set(OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown hieramas option(s) {sorted(unknown)}; options: {list(OPTIONS)}")
+        return opts
+
+    @classmethod
+    def from_spec(cls, spec: SystemSpec, pool: PoolLike) -> "HieraMASSystem":
+        if not spec.checkpoint:
+            raise ConfigError("a hieramas spec needs its checkpoint folder")
+        return build_hieramas_system(spec.checkpoint, pool, **spec.config)
 
     def __repr__(self) -> str:
         return (f"HieraMASSystem(family={self.family!r}, graph_classifier={self.graph_classifier}, "

@@ -22,21 +22,22 @@ import torch
 
 from ...agents.runtime import PoolLike
 from ...graph.generators import random_dag_pool
-from ...io import writer_lock
+from ...rollout import LocalRunner
 from ...tasks.base import Example
-from .checkpoint import atomic_save, save_checkpoint
-from .config import CONFIG_FILE, TrainConfig, git_commit
+from ..progress import progress_bar
+from ..runfolder import RunFolder, git_commit
+from ..seeds import stable_int
+from .checkpoint import CLASSIFIER_FILE, SELECTOR_FILE, save_checkpoint
+from .config import TrainConfig
 from .embed import Embedder
-from .episode import Episode, Plan, episode_rewards, run_episode
+from .episode import Episode, Plan, episode_rewards, run_episodes
 from .policy import Choice, Policy
-from .progress import progress_bar
 from .reinforce import EpisodeTerms, cosine_temperature, reinforce_loss
 from .rewards import effective_rewards
 from .selector import LLMSelector, counted_slots, entropy, log_prob
 from .setup import Setup
-from .util import append_jsonl, bounded, read_jsonl, stable_int, write_jsonl
 
-SELECTOR_FILE, CLASSIFIER_FILE = "selector.pt", "classifier.pt"
+__all__ = ["CLASSIFIER_FILE", "SELECTOR_FILE", "Stage1Result", "Stage2Result", "train_stage1", "train_stage2"]
 
 
 # ---- stage 1 -------------------------------------------------------------------------
@@ -64,20 +65,12 @@ def episode_terms(setup: Setup, choice: Choice, ep: Episode, temperature: float)
     return terms, stats
 
 
-def _commits(out: Path, now: str | None) -> list[str | None]:
-    """Every commit the run was trained at, oldest first: a resume must not erase where it began."""
-    path = out / CONFIG_FILE
-    saved = json.loads(path.read_text()) if path.is_file() else {}
-    seen = saved.get("git_commits") or ([saved["git_commit"]] if "git_commit" in saved else [])
-    return seen if seen and seen[-1] == now else [*seen, now]
-
-
 def _mean(rows: list[dict], key: str) -> float | None:
     vals = [r[key] for r in rows if r.get(key) is not None]
     return sum(vals) / len(vals) if vals else None
 
 
-async def validate(setup: Setup, policy: Policy, pool: PoolLike, val: Sequence[Example],
+async def validate(setup: Setup, policy: Policy, runner: LocalRunner, val: Sequence[Example],
                    dags: list[list[tuple[int, int]]]) -> dict:
     """Greedy (argmax) selection; each validation query always gets the same DAG."""
     cfg = setup.cfg
@@ -89,8 +82,7 @@ async def validate(setup: Setup, policy: Policy, pool: PoolLike, val: Sequence[E
         choices = [policy.choose(lg) for lg in logits]
     plans = [Plan(cfg.family, setup.roles, dags[stable_int(cfg.seed, ex.id) % len(dags)], policy.assignments(c))
              for ex, c in zip(val, choices)]
-    eps = await bounded([run_episode(p, pool, ex, cfg.runtime, cfg.proposers, rollout=f"hieramas/{ex.id}")
-                         for p, ex in zip(plans, val)], cfg.concurrency)
+    eps = await run_episodes(runner, list(zip(plans, val)), cfg.runtime, cfg.proposers)
     rows = [episode_terms(setup, c, ep, 1.0)[1] for c, ep in zip(choices, eps)]
     return {"reward": _mean(rows, "reward"), "accuracy": _mean(rows, "correct"), "cost": _mean(rows, "cost"),
             "calls": _mean(rows, "calls"), "n": len(rows)}
@@ -121,7 +113,7 @@ async def train_stage1(
     """Train the selector; resumes from out_dir/stage1/state.pt when present."""
     if not train:
         raise ValueError("stage 1 needs at least one training query")
-    with writer_lock(out_dir):
+    with RunFolder(out_dir).lock():
         return await _stage1(cfg, pool, train, val, Path(out_dir), embedder, progress, on_iteration)
 
 
@@ -130,9 +122,11 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
                   on_iteration: Callable[[int, dict], None] | None) -> Stage1Result:
     setup = Setup.make(cfg, pool, embedder)
     setup.check_same_run(out)
-    cfg.save(out, pool_models=list(setup.pool_info.names), git_commits=_commits(out, git_commit()),
+    run = RunFolder(out)
+    cfg.save(out, pool_models=list(setup.pool_info.names), git_commits=run.commits(git_commit()),
              cost_ref=setup.cost_ref, embedding_model=setup.embedder.name)
-    log_path, state_path = out / "stage1" / "log.jsonl", out / "stage1" / "state.pt"
+    log_file, state_name = run.log("stage1/log.jsonl"), "stage1/state.pt"
+    runner = LocalRunner(pool, cfg.concurrency)
 
     selector = setup.new_selector()
     opt = torch.optim.Adam(selector.parameters(), lr=cfg.lr)
@@ -141,16 +135,16 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
     rng = random.Random(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     start, best = 0, None
-    if state_path.is_file():
-        st = torch.load(state_path, map_location="cpu", weights_only=True)
+    st = run.load_state(state_name)
+    if st is not None:
         selector.load_state_dict(st["selector"])
         opt.load_state_dict(st["optimizer"])
         rng.setstate(st["python_rng"])
         gen.set_state(st["torch_rng"])
         start, best = st["iteration"], st["best"]
     # drop log lines of iterations whose state was never saved (killed in between)
-    log = [r for r in read_jsonl(log_path) if r.get("iteration", 1e18) < start]
-    write_jsonl(log_path, log)
+    log = [r for r in log_file.records() if r.get("iteration", 1e18) < start]
+    log_file.rewrite(log)
 
     with progress_bar(progress) as bar:
         task = bar.add_task("stage 1: selector", total=cfg.iterations, completed=start, status="")
@@ -162,9 +156,8 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
             selector.train()
             choices = [policy.choose(lg, temp, gen) for lg in policy.logits([ex.question for ex in batch])]
             plans = [Plan(cfg.family, setup.roles, dags[d], policy.assignments(c)) for d, c in zip(dag_ids, choices)]
-            # rollout per query: repeats of the same (query, prompt, model) across iterations hit the cache
-            eps = await bounded([run_episode(p, pool, ex, cfg.runtime, cfg.proposers, rollout=f"hieramas/{ex.id}")
-                                 for p, ex in zip(plans, batch)], cfg.concurrency)
+            # rollout id per query: repeats of the same (query, prompt, model) across iterations hit the cache
+            eps = await run_episodes(runner, list(zip(plans, batch)), cfg.runtime, cfg.proposers)
             pairs = [episode_terms(setup, c, ep, temp) for c, ep in zip(choices, eps)]
             loss = reinforce_loss([t for t, _ in pairs], cfg.entropy_beta)
             opt.zero_grad()
@@ -182,7 +175,7 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
             }
             last = it == cfg.iterations - 1
             if val and ((it + 1) % cfg.val_every == 0 or last):
-                record["val"] = await validate(setup, policy, pool, val, dags)
+                record["val"] = await validate(setup, policy, runner, val, dags)
                 if _better(record["val"], best):
                     best = record["val"]
                     save_checkpoint(out / SELECTOR_FILE, selector.state_dict(),
@@ -192,10 +185,11 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
                 save_checkpoint(out / SELECTOR_FILE, selector.state_dict(),
                                 setup.meta("selector", {"selector": cfg.selector.to_dict()}, {"iteration": it}))
             record["time_s"] = time.perf_counter() - t0
-            append_jsonl(log_path, record)
+            log_file.append(record)
             log.append(record)
-            atomic_save({"iteration": it + 1, "selector": selector.state_dict(), "optimizer": opt.state_dict(),
-                         "python_rng": rng.getstate(), "torch_rng": gen.get_state(), "best": best}, state_path)
+            run.save_state(state_name, {"iteration": it + 1, "selector": selector.state_dict(),
+                                        "optimizer": opt.state_dict(), "python_rng": rng.getstate(),
+                                        "torch_rng": gen.get_state(), "best": best})
             v = record["val"] or {}
             bar.update(task, advance=1, status=f"T={temp:.2f} reward={record['reward']:+.3f} acc={record['accuracy']:.2f}"
                        + (f" | val reward={v['reward']:+.3f} acc={v['accuracy']:.2f}" if v else ""))
@@ -223,7 +217,7 @@ async def train_stage2(
     progress: bool = True,
 ) -> Stage2Result:
     """Label random DAGs with the frozen stage-1 selector, then fit the graph classifier."""
-    with writer_lock(out_dir):
+    with RunFolder(out_dir).lock():
         return await _stage2(cfg, pool, train, Path(out_dir), embedder, progress)
 
 
@@ -241,7 +235,7 @@ async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], ou
     labels_path = out / "stage2" / "labels.jsonl"
     check_labels_source(labels_path, out / SELECTOR_FILE)
     with progress_bar(progress) as bar:
-        await generate_labels(setup, policy, pool, train, labels_path, bar)
+        await generate_labels(setup, policy, LocalRunner(pool, cfg.concurrency), train, labels_path, bar)
     samples = load_samples(labels_path)
     if not samples:
         raise ValueError("stage 2 has nothing to learn: for every training query the selector keeps fewer than "
@@ -253,10 +247,9 @@ async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], ou
     role_init = setup.embedder.embed([role_text(r) for r in setup.roles])
     torch.manual_seed(cfg.seed)
     model = GraphClassifier(role_init, int(setup.embedder.dim), cfg.classifier.hidden, cfg.classifier.dropout)
-    log_path = out / "stage2" / "log.jsonl"
-    log_path.write_text("")
-    report = train_classifier(model, samples, qemb, cfg.classifier, seed=cfg.seed,
-                              on_epoch=lambda row: append_jsonl(log_path, row))
+    epochs = RunFolder(out).log("stage2/log.jsonl")
+    epochs.rewrite([])
+    report = train_classifier(model, samples, qemb, cfg.classifier, seed=cfg.seed, on_epoch=epochs.append)
     summary = {k: v for k, v in asdict(report).items() if k != "history"}
     summary["n_positive"] = sum(s.label > 0.5 for s in samples)
     summary["n_graphs"] = len(samples)

@@ -13,22 +13,21 @@ block; mcq: 'The answer is X'), and (3) the graded answer is correct.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..errors import MastuneError
-from ..eval.results import ResultsFile
-from ..tasks.base import Example
-from ..tasks.extract import extract_choice, last_boxed
-from ..tasks.grade import agrade
-from .trace import CollabTrace
+from ...io import writer_lock
+from ...jsonl import ResultsFile
+from ...rollout import Job, LocalRunner, Runner
+from ...systems.collab.trace import CollabTrace
+from ...tasks.base import Example
+from ...tasks.extract import extract_choice, last_boxed
 
 TRACES_FILE, SUMMARY_FILE, SFT_FILE, M500_FILE = "traces.jsonl", "summary.json", "sft.jsonl", "m500.jsonl"
-# Trace node -> the M500 message list it belongs to. Executor (test writer) calls are tool
+# Trace node -> the M500 message list it belongs to. Tester (test writer) calls are tool
 # plumbing, not collaboration, and the CEO is exported only on request.
 AGENT_OF_NODE = {"recruiter": "recruiter", "solver": "solvers", "critics": "critics", "evaluator": "evaluator"}
 FORMATS = ("sharegpt", "messages")
@@ -88,31 +87,31 @@ async def generate_traces(
     *,
     concurrency: int = 1,
     progress: Progress | None = None,
+    runner: Runner | None = None,
 ) -> dict[str, int]:
-    """Run `system` (a CollabSystem) on every example, grade, filter, append to traces.jsonl.
+    """Run `system` (a collab system or its spec) on every example through the runner, grade, filter,
+    append to traces.jsonl.
 
     Resumable: examples already recorded with status ok are skipped; errors are
     recorded as errors (never as dropped traces) and retried on the next run.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results = ResultsFile(out / TRACES_FILE)
-    done = {i for i, r in results.latest().items() if r.get("status") == "ok"}
-    todo = [ex for ex in examples if ex.id not in done]
-    sem = asyncio.Semaphore(max(1, concurrency))
-    ids = {ex.id for ex in examples}
+    runner = runner or LocalRunner(None, concurrency)
+    with writer_lock(out):  # creates the folder
+        results = ResultsFile(out / TRACES_FILE)
+        done = {i for i, r in results.latest().items() if r.get("status") == "ok"}
+        todo = [ex for ex in examples if ex.id not in done]
+        ids = {ex.id for ex in examples}
 
-    def current() -> dict[str, int]:
-        return filter_counts(r for i, r in results.latest().items() if i in ids)
+        def current() -> dict[str, int]:
+            return filter_counts(r for i, r in results.latest().items() if i in ids)
 
-    async def one(ex: Example) -> None:
-        async with sem:
-            try:
-                result = await system.run(ex.question, ex.family)
-                grade = await agrade(ex, result.answer_text)
-            except MastuneError as e:
-                results.append({"id": ex.id, "status": "error", "error": f"{type(e).__name__}: {e}"})
+        async for one in runner.run([Job(system, ex) for ex in todo]):
+            ex = one.example
+            if not one.ok:
+                results.append({"id": ex.id, "status": "error", "error": f"{type(one.error).__name__}: {one.error}"})
             else:
+                result, grade = one.result, one.grade
                 filters = judge(result.trace, grade.correct)
                 results.append({
                     "id": ex.id, "status": "ok", "task": ex.task, "family": ex.family, "question": ex.question,
@@ -123,10 +122,8 @@ async def generate_traces(
                 })
             if progress:
                 progress(current(), len(examples))
-
-    await asyncio.gather(*[one(ex) for ex in todo])
-    counts = current()
-    (out / SUMMARY_FILE).write_text(json.dumps(counts, indent=2))
+        counts = current()
+        (out / SUMMARY_FILE).write_text(json.dumps(counts, indent=2))
     return counts
 
 

@@ -9,8 +9,10 @@ assistant turn (the agent's reply); the prompt is masked. As in M1, every
 example of one question lands in the same batch(es), in generation order;
 the order of questions is shuffled per epoch (seeded).
 
-Output (`--out`): the LoRA adapter (peft format), the tokenizer, and
-`sft_run.json` (config, steps, losses, data hash).
+Output (`--out`, a run folder as every optimiser's: one writer at a time,
+config.json with every commit): the LoRA adapter (peft format), the
+tokenizer, `log.jsonl` (one line per logged step) and `sft_run.json`
+(config, steps, losses, data hash).
 
 Using the adapter in the runtime (both ways work; the first needs nothing else):
   * Serve it as trained: a pool entry with `backend: hf` and `adapter: OUT`
@@ -37,8 +39,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ..errors import ConfigError
-from ..llm.hf import adapter_base, torch_device_dtype
+from ...errors import ConfigError
+from ...llm.hf import adapter_base, torch_device_dtype
+from ..runfolder import RunFolder
 
 IGNORE = -100  # label value the loss skips
 _ROLE = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
@@ -157,6 +160,13 @@ def collate(batch: Sequence[dict[str, list[int]]], pad_id: int) -> dict[str, Any
 def train_sft(cfg: SFTConfig, *, log: Callable[[str], None] | None = None) -> SFTResult:
     """Fine-tune a LoRA adapter on `cfg.data`; saves it under `cfg.out`."""
     chats = read_chats(cfg.data)  # bad data fails before the heavy imports
+    with RunFolder(cfg.out).lock() as run:
+        run.save_config(asdict(cfg), data_sha256=_sha(cfg.data))
+        return _train(cfg, chats, run, log)
+
+
+def _train(cfg: SFTConfig, chats: list[dict[str, Any]], run: RunFolder,
+           log: Callable[[str], None] | None) -> SFTResult:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
@@ -192,6 +202,8 @@ def train_sft(cfg: SFTConfig, *, log: Callable[[str], None] | None = None) -> SF
     log(f"{len(chats)} examples from {len(groups)} questions; {total} steps on {device} ({dtype})")
 
     losses: list[float] = []
+    steps_log = run.log("log.jsonl")
+    steps_log.rewrite([])  # SFT does not resume: a rerun trains from the start
     step, micro = 0, 0
     for batch in _forever(groups, cfg.batch_size, rng):
         inputs = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
@@ -207,6 +219,7 @@ def train_sft(cfg: SFTConfig, *, log: Callable[[str], None] | None = None) -> SF
         step += 1
         losses.append(round(loss.item() * cfg.grad_accum, 5))
         if step % cfg.log_every == 0 or step == total:
+            steps_log.append({"step": step, "loss": losses[-1], "lr": sched.get_last_lr()[0]})
             log(f"step {step}/{total}  loss {losses[-1]:.4f}  lr {sched.get_last_lr()[0]:.2e}")
         if step >= total:
             break

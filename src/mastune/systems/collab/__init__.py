@@ -6,11 +6,11 @@
 """
 from .config import CollabConfig, RoleSettings, builtin_configs, load_collab_config
 from .parse import CEODecision, Evaluation, parse_ceo, parse_evaluation, parse_experts, parse_verdict
-from .system import CollabSystem, build_collab_system
+from .system import CollabSystem, build_collab_system, collab_config
 from .trace import CollabTrace, RoundRecord
 
 __all__ = [
     "CEODecision", "CollabConfig", "CollabSystem", "CollabTrace", "Evaluation", "RoleSettings", "RoundRecord",
-    "build_collab_system", "builtin_configs", "load_collab_config", "parse_ceo", "parse_evaluation",
+    "build_collab_system", "builtin_configs", "collab_config", "load_collab_config", "parse_ceo", "parse_evaluation",
     "parse_experts", "parse_verdict",
 ]

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..io import dataclass_from_dict, dump_yaml, load_yaml_file
+from ...errors import ConfigError
+from ...io import dataclass_from_dict, dump_yaml, load_yaml_file
 
 ROLES = ("ceo", "recruiter", "solver", "critic", "evaluator", "test_writer")
 # Roles whose max_tokens is the round's budget (the CEO's knob), not a fixed setting.

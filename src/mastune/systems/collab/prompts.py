@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from ..agents.prompts import family
-from ..llm.types import Message
+from ...agents.prompts import family
+from ...llm.types import Message
 
 PROMPTS_PATH = Path(__file__).with_name("prompts.yaml")
 

@@ -8,37 +8,38 @@ One round (repeated up to max_turn times):
   2. Solver drafts; up to max_inner_turns times the critics (experts - 1 of
      them) review concurrently, each ending with [Agree] / [Disagree]; all
      agree -> consensus, the discussion ends; else the solver revises.
-  3. Executor (code only): the solution against docstring / generated tests,
+  3. Tester (code only): the solution against docstring / generated tests,
      in the sandbox.
   4. Evaluator: Correctness 0/1, Advice, Recruiting suggestion; Correctness 1
      ends the run (accept_on_correct), else its feedback goes to the next round.
 
-Every LLM call goes through `agents.Runtime.call`, so the result is the same
-`SystemResult` + trace as every other system (plus the per-round record).
+A kind of the system contract: `BaseSystem.run` owns the trace, runtime,
+usage and answer; this module is only the loop (`_solve`). Every LLM call goes
+through `agents.Runtime.call`, so the result is the same `SystemResult` +
+trace as every other system (plus the per-round record).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-from ..agents.answers import extract_answer
-from ..agents.prompts import canonical_family
-from ..agents.runtime import PoolLike, Runtime, bind_models, gather_all
-from ..agents.trace import NodeRecord
-from ..errors import MastuneError
-from ..graph.topology import Node, Topology
-from ..llm.types import Usage
-from ..llm.usage import track_usage
-from ..systems.system import SystemResult
+from ...agents.prompts import canonical_family
+from ...agents.runtime import PoolLike, Runtime, bind_models, gather_all
+from ...agents.trace import NodeRecord, Trace
+from ...graph.topology import Node, Topology
+from ...llm.types import Usage
+from ..base import BaseSystem
+from ..registry import register_kind
+from ..spec import SystemSpec
 from . import prompts
 from .config import CollabConfig, load_collab_config
-from .executor import ExecReport, no_execution, run_tests
+from .tester import ExecReport, no_execution, run_tests
 from .parse import CEODecision, Evaluation, as_expert, parse_ceo, parse_evaluation, parse_experts, parse_verdict
 from .trace import CollabTrace, RoundRecord
 
 
-class CollabSystem:
+@register_kind("collab")
+class CollabSystem(BaseSystem):
     def __init__(self, config: CollabConfig, pool: PoolLike) -> None:
         self.config = config
         self.pool = pool
@@ -52,7 +53,8 @@ class CollabSystem:
         return self.config.model_for(role, index, self.default_model)
 
     def topology(self, family: str) -> Topology:
-        """The roles as nodes, for `trace show` (the solver <-> critics loop is not a DAG edge)."""
+        """The roles as nodes, for `trace show` only (the loop is not run by the DAG executor, and
+        the solver <-> critics loop is not a DAG edge)."""
         cfg, fam = self.config, canonical_family(family)
         critics = [self.model("critic", i) for i in range(cfg.max_experts - 1)]
         nodes = [
@@ -63,30 +65,32 @@ class CollabSystem:
         ]
         edges = [("recruiter", "solver"), ("solver", "critics"), ("critics", "evaluator"), ("solver", "evaluator")]
         if fam == "code":  # only code tasks execute anything
-            nodes.insert(3, Node("executor", role="executor", prompt="", answers=False,
+            nodes.insert(3, Node("tester", role="tester", prompt="", answers=False,
                                  models=[self.model("test_writer")] if cfg.generate_tests else []))
-            edges[2:] = [("critics", "executor"), ("solver", "executor"), ("executor", "evaluator")]
+            edges[2:] = [("critics", "tester"), ("solver", "tester"), ("tester", "evaluator")]
         if cfg.ceo:
             nodes.insert(0, Node("ceo", role="CEO", prompt="", models=[self.model("ceo")], answers=False))
             edges.insert(0, ("ceo", "recruiter"))
         return Topology(nodes, edges, output="solver")
 
-    async def run(self, question: str, family: str, *, rollout: str | int | None = None) -> SystemResult:
-        fam = canonical_family(family)
-        trace = CollabTrace(self.name, question, fam, self.topology(fam), config=self.config.to_dict())
-        rt = Runtime(question, fam, self.pool, trace, rollout)
-        start = time.perf_counter()
-        with track_usage() as tracker:
-            try:
-                solution = await _Loop(self, rt, trace).run()
-            except MastuneError as e:
-                e.trace = trace  # the calls made so far, for debugging
-                raise
-        answer = extract_answer(solution, fam)
-        trace.answer_text, trace.extracted_answer = solution, answer
-        trace.usage, trace.wall_s = tracker.total, time.perf_counter() - start
+    def _trace(self, question: str, family: str) -> Trace:
+        return CollabTrace(self.name, question, family, self.topology(family), config=self.config.to_dict())
+
+    async def _solve(self, rt: Runtime) -> tuple[str, str | None]:
+        return await _Loop(self, rt, rt.trace).run(), None
+
+    def _finish(self, trace: Trace) -> None:
         _node_records(trace)
-        return SystemResult(solution, answer, tracker.total, tracker.total.calls, trace)
+
+    # ---- the kind ------------------------------------------------------------
+    @classmethod
+    def spec(cls, name: str, *, model: str | None = None, config: str | None = None,
+             options: dict[str, Any] | None = None, checkpoint: str | None = None) -> dict[str, Any]:
+        return collab_config(model=model, config=config, **(options or {})).to_dict()
+
+    @classmethod
+    def from_spec(cls, spec: SystemSpec, pool: PoolLike) -> "CollabSystem":
+        return cls(CollabConfig.from_dict(dict(spec.config), "the spec's collab config"), pool)
 
     def __repr__(self) -> str:
         return f"CollabSystem({self.name!r}, ceo={self.config.ceo})"
@@ -124,7 +128,7 @@ class _Loop:
             self.trace.rounds.append(rec)
             await self.recruit(rec)
             self.solution = rec.solution = await self.discuss(rec)
-            report = await self.execute(rec) if self.rt.family == "code" else None
+            report = await self.test(rec) if self.rt.family == "code" else None
             rec.execution = report.to_dict() if report else None
             self.evaluation = await self.evaluate(rec, report)
             rec.evaluation = self.evaluation.to_dict()
@@ -193,10 +197,10 @@ class _Loop:
             solution = await self.call("solver", f"round {r} revision {t}", "solver", messages, max_tokens=rec.max_tokens)
         return solution
 
-    async def execute(self, rec: RoundRecord) -> ExecReport:
+    async def test(self, rec: RoundRecord) -> ExecReport:
         async def write_tests(question: str, entry: str) -> str:
             messages = self.render("test_writer", n=self.cfg.max_tests, entry_point=entry)
-            return await self.call("executor", f"round {rec.index} tests", "test_writer", messages)
+            return await self.call("tester", f"round {rec.index} tests", "test_writer", messages)
 
         return await run_tests(
             self.rt.question, rec.solution, write_tests=write_tests if self.cfg.generate_tests else None,
@@ -215,7 +219,7 @@ def _node_records(trace: CollabTrace) -> None:
         calls = trace.calls_of(node.id)
         usage = sum((c.usage for c in calls), Usage())
         note = ""
-        if node.id == "executor" and trace.rounds and trace.rounds[-1].execution:
+        if node.id == "tester" and trace.rounds and trace.rounds[-1].execution:
             note = trace.rounds[-1].execution["summary"].splitlines()[0]
         status = "done" if calls or note else "skipped"
         out = calls[-1].output if calls else ""
@@ -223,9 +227,9 @@ def _node_records(trace: CollabTrace) -> None:
         trace.nodes[node.id] = NodeRecord(node.id, status, out, answer, usage, note=note)
 
 
-def build_collab_system(pool: PoolLike, *, ceo: bool | None = None, model: str | None = None,
-                        config: str | Path | CollabConfig | None = None, **knobs: Any) -> CollabSystem:
-    """The collab system for `mastune run / eval`: a built-in or YAML config, then knobs.
+def collab_config(*, ceo: bool | None = None, model: str | None = None,
+                  config: str | Path | CollabConfig | None = None, **knobs: Any) -> CollabConfig:
+    """A built-in or YAML config, then knobs.
 
     ceo: True / False switch the CEO on / off (and pick the built-in config
     `collab-ceo` / `collab` when no `config` is given); None keeps the config's.
@@ -234,5 +238,10 @@ def build_collab_system(pool: PoolLike, *, ceo: bool | None = None, model: str |
     puts every role on one model.
     """
     cfg = config if isinstance(config, CollabConfig) else load_collab_config(config, ceo=ceo)
-    cfg = cfg.override(ceo=ceo, model=model, **knobs)
-    return CollabSystem(cfg, pool)
+    return cfg.override(ceo=ceo, model=model, **knobs)
+
+
+def build_collab_system(pool: PoolLike, *, ceo: bool | None = None, model: str | None = None,
+                        config: str | Path | CollabConfig | None = None, **knobs: Any) -> CollabSystem:
+    """The collab system on `pool` (arguments as `collab_config`)."""
+    return CollabSystem(collab_config(ceo=ceo, model=model, config=config, **knobs), pool)

@@ -1,4 +1,4 @@
-"""The executor role: run a code solution against tests in the sandbox.
+"""The tester role: run a code solution against tests in the sandbox.
 
 Tests come from the examples in the task's docstring (`>>> f(x)` / `f(x) == y`
 / `f(x) ➞ y` / `f(x) # returns y` ...), or, when there are none, from an LLM asked for assert
@@ -13,8 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable
 
-from ..tasks.extract import extract_code
-from ..tasks.sandbox import SandboxLimits, arun_python
+from ...tasks.extract import extract_code
+from ...tasks.sandbox import SandboxLimits, arun_python
 from . import prompts
 
 MARK = "@@COLLAB-EXEC@@"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..agents.trace import Trace
+from ...agents.trace import Trace
 
 
 @dataclass

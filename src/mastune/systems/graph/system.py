@@ -1,38 +1,53 @@
-"""`System`: a config bound to a model pool; `run` answers one question."""
+"""The graph kind: a YAML config (one layout) bound to a model pool, run by the DAG executor."""
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..agents.answers import extract_answer
-from ..agents.nodes import node_runner
-from ..agents.prompts import canonical_family
-from ..agents.runtime import PoolLike, Runtime, bind_models
-from ..agents.supernode import resolve_skips
-from ..agents.trace import NodeRecord, Trace
-from ..errors import ConfigError
-from ..graph.executor import NodeError, execute
-from ..graph.topology import Topology
-from ..llm.types import Usage
-from ..llm.usage import track_usage
+from ...agents.nodes import node_runner
+from ...agents.prompts import canonical_family
+from ...agents.runtime import PoolLike, Runtime, bind_models
+from ...agents.supernode import resolve_skips
+from ...agents.trace import NodeRecord, Trace
+from ...errors import ConfigError
+from ...graph.executor import execute
+from ...graph.topology import Topology
+from ..base import BaseSystem
+from ..registry import register_kind
+from ..spec import SystemSpec
 from .builder import build_topology
 from .config import SystemConfig
 
 CONFIG_DIR = Path(__file__).with_name("configs")
+OVERRIDES = ("max_tokens",)  # kind options `mastune eval/run` pass on to the config
 
 
-@dataclass
-class SystemResult:
-    answer_text: str
-    extracted_answer: str | None
-    usage: Usage  # every call of the run, from one track_usage() around it
-    calls: int
-    trace: Trace
+def topology_trace(name: str, question: str, family: str, configured: Topology) -> Trace:
+    """The trace of one DAG run: the configured topology and what the skips dropped."""
+    _, dropped = resolve_skips(configured)
+    return Trace(name, question, family, configured, dropped=dropped)
 
 
-class System:
+async def run_topology(rt: Runtime) -> tuple[str, str | None]:
+    """Run the trace's topology (skips resolved) on the executor; record every node."""
+    trace = rt.trace
+    configured = trace.topology
+    active, _ = resolve_skips(configured)
+    runs = await execute(active, node_runner(rt))  # a NodeError gets the trace from BaseSystem.run
+    for node in configured.nodes:
+        run = runs.get(node.id)
+        if run is None:
+            trace.nodes[node.id] = NodeRecord(node.id, "skipped")
+        else:
+            out = run.output
+            trace.nodes[node.id] = NodeRecord(node.id, "done", out.text, out.answer, run.usage, run.started,
+                                              run.finished, out.note)
+    final = runs[active.output_id].output
+    return final.text, final.answer
+
+
+@register_kind("graph")
+class System(BaseSystem):
     def __init__(self, config: SystemConfig, pool: PoolLike) -> None:
         self.config = config
         self.pool = pool
@@ -46,36 +61,30 @@ class System:
         """The configured topology for a family (skips not yet applied)."""
         return build_topology(self.config, canonical_family(family), self.default_model, question)
 
-    async def run(self, question: str, family: str, *, rollout: str | int | None = None) -> SystemResult:
-        """Answer one question. `rollout` separates repeated sampled runs in the cache."""
-        fam = canonical_family(family)
-        configured = self.topology(fam, question)
-        active, dropped = resolve_skips(configured)
-        trace = Trace(self.name, question, fam, configured, dropped=dropped)
-        rt = Runtime(question, fam, self.pool, trace, rollout)
-        start = time.perf_counter()
-        with track_usage() as tracker:
-            try:
-                runs = await execute(active, node_runner(rt))
-            except NodeError as e:
-                e.trace = trace  # the calls made so far, for debugging
-                raise
-        for node in configured.nodes:
-            run = runs.get(node.id)
-            if run is None:
-                trace.nodes[node.id] = NodeRecord(node.id, "skipped")
-            else:
-                out = run.output
-                trace.nodes[node.id] = NodeRecord(node.id, "done", out.text, out.answer, run.usage, run.started,
-                                                  run.finished, out.note)
-        final = runs[active.output_id].output
-        answer = final.answer if final.answer is not None else extract_answer(final.text, fam)
-        trace.answer_text, trace.extracted_answer = final.text, answer
-        trace.usage, trace.wall_s = tracker.total, time.perf_counter() - start
-        return SystemResult(final.text, answer, tracker.total, tracker.total.calls, trace)
+    def _trace(self, question: str, family: str) -> Trace:
+        return topology_trace(self.name, question, family, self.topology(family, question))
+
+    async def _solve(self, rt: Runtime) -> tuple[str, str | None]:
+        return await run_topology(rt)
+
+    # ---- the kind ------------------------------------------------------------
+    @classmethod
+    def spec(cls, name: str, *, model: str | None = None, config: str | None = None,
+             options: dict[str, Any] | None = None, checkpoint: str | None = None) -> dict[str, Any]:
+        if name == "custom" and not config:
+            raise ConfigError("give --system NAME or --config FILE.yaml")
+        overrides = {k: v for k, v in (options or {}).items() if k in OVERRIDES}
+        return load_config(config or name).override(model=model, **overrides).to_dict()
+
+    @classmethod
+    def from_spec(cls, spec: SystemSpec, pool: PoolLike) -> "System":
+        return cls(SystemConfig.from_dict(dict(spec.config), "the spec's config"), pool)
 
     def __repr__(self) -> str:
         return f"System({self.name!r}, layout={self.config.layout!r})"
+
+
+GraphSystem = System
 
 
 def builtin_systems() -> list[str]:

@@ -4,16 +4,16 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from mastune.cli import collab_cmds
+from mastune.cli import train_sft, traces_cmd
 
 runner = CliRunner()
 
 
 def app():
     a = typer.Typer()
-    a.add_typer(collab_cmds.traces_app, name="traces")
+    a.add_typer(traces_cmd.traces_app, name="traces")
     train = typer.Typer()
-    train.command("sft")(collab_cmds.sft)
+    train.command("sft")(train_sft.sft)
 
     @train.callback()
     def _t():

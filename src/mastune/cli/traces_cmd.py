@@ -1,25 +1,17 @@
-"""CLI of M1 / CEO: `mastune traces generate|export` and `mastune train sft`.
-
-Wiring (in cli/main.py):
-    from .collab_cmds import traces_app, sft
-    app.add_typer(traces_app, name="traces")
-    train_app.command("sft")(sft)          # -> `mastune train sft`
-`build_collab_system` (re-exported here) is what `run` / `eval` call for `--system collab`.
-"""
+"""`mastune traces generate|export`: collaboration traces (through the one runner) -> SFT data."""
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
 
-from ..collab import build_collab_system
 from ..errors import MastuneError
-from .common import cli_settings, console, err_console
+from .common import cli_settings, console, err_console, system_spec
 
-__all__ = ["build_collab_system", "sft", "traces_app"]
+__all__ = ["traces_app"]
 
 traces_app = typer.Typer(help="Collaboration traces: generate, filter, export as SFT data.", no_args_is_help=True)
 
@@ -58,20 +50,24 @@ def generate(
     verbose: bool = typer.Option(False, "--verbose"),
 ) -> None:
     """Record full collaboration traces; keep those with consensus, the right format and a correct answer."""
-    from ..collab.traces import generate_traces
     from ..llm.pool import Pool
+    from ..optim.sft.traces import generate_traces
+    from ..rollout import LocalRunner
     from ..tasks.datasets import get_task
 
     try:
         the_pool = Pool.load(pool)
         examples = get_task(task, path=data_path, split=split, seed=seed, limit=limit).examples
-        collab = build_collab_system(the_pool, ceo=ceo, model=model, config=None if system == "collab" else system,
-                                     max_turn=max_turn, max_inner_turns=max_inner_turns, experts=experts,
-                                     max_tokens=max_tokens)
+        knobs = dict(ceo=ceo, max_turn=max_turn, max_inner_turns=max_inner_turns, experts=experts,
+                     max_tokens=max_tokens)
+        spec = system_spec("collab", the_pool, model=model, config=None if system == "collab" else system,
+                           options=knobs)
+        runner = LocalRunner(the_pool, concurrency)
+        collab = runner.system(spec)
         with cli_settings(cache=not no_cache, verbose=verbose):
             progress = lambda c, n: err_console.print(  # noqa: E731
                 f"{c['total']}/{n}  kept {c['kept']}  errors {c['errors']}", highlight=False)
-            counts = asyncio.run(generate_traces(collab, examples, out, concurrency=concurrency, progress=progress))
+            counts = asyncio.run(generate_traces(spec, examples, out, progress=progress, runner=runner))
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)
@@ -88,7 +84,7 @@ def export_cmd(
     include_ceo: bool = typer.Option(False, "--include-ceo", help="also export the CEO's calls"),
 ) -> None:
     """Kept traces -> chat SFT data, one example per agent call, grouped by question (+ m500.jsonl)."""
-    from ..collab.traces import FORMATS, TRACES_FILE, export
+    from ..optim.sft.traces import FORMATS, TRACES_FILE, export
 
     if fmt not in FORMATS:
         err_console.print(f"[red]error:[/] --format must be one of {', '.join(FORMATS)}")
@@ -99,40 +95,3 @@ def export_cmd(
     info = export(in_dir, out, fmt=fmt, include_ceo=include_ceo)
     console.print(f"{info['examples']} examples from {info['questions']} questions -> {info['sft']} "
                   f"(per question: {info['m500']})")
-
-
-def sft(
-    data: Path = typer.Option(..., "--data", "-d", help="SFT JSONL from `mastune traces export`"),
-    base: str = typer.Option(..., "--base", "-b", help="local HF-format model folder (or a hub id when online)"),
-    out: Path = typer.Option(..., "--out", "-o", help="adapter folder"),
-    epochs: float = typer.Option(1.0, "--epochs"),
-    lr: float = typer.Option(1e-4, "--lr"),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="optimizer steps (caps epochs)"),
-    batch_size: int = typer.Option(4, "--batch-size"),
-    grad_accum: int = typer.Option(1, "--grad-accum"),
-    max_length: int = typer.Option(2048, "--max-length"),
-    lora_r: int = typer.Option(16, "--lora-r"),
-    lora_alpha: int = typer.Option(32, "--lora-alpha"),
-    target_modules: Optional[List[str]] = typer.Option(None, "--target-module", help="repeat; default all linear layers"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
-    seed: int = typer.Option(0, "--seed"),
-    merge: bool = typer.Option(False, "--merge", help="also save OUT/merged (base + LoRA) for GGUF conversion"),
-) -> None:
-    """LoRA fine-tuning of a small local model on collaboration traces (CPU or GPU)."""
-    try:
-        from ..optim.sft import SFTConfig, train_sft
-    except ImportError as e:  # pragma: no cover - depends on the install
-        err_console.print(f"[red]error:[/] {e}; install the extra: pip install 'mastune[sft]'")
-        raise typer.Exit(1)
-    cfg = SFTConfig(data=str(data), base=base, out=str(out), epochs=epochs, lr=lr, max_steps=max_steps,
-                    batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, lora_r=lora_r,
-                    lora_alpha=lora_alpha, target_modules=list(target_modules) if target_modules else "all-linear",
-                    device=device, seed=seed, merge=merge)
-    try:
-        result = train_sft(cfg, log=lambda s: err_console.print(s, highlight=False))
-    except (MastuneError, OSError) as e:
-        err_console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(1)
-    last = f"{result.losses[-1]:.4f}" if result.losses else "-"
-    console.print(f"{result.steps} steps on {result.device}, final loss {last}, {result.wall_s:.1f}s -> {result.out}"
-                  + (f" (merged: {result.merged})" if result.merged else ""))
