@@ -45,7 +45,7 @@ from mastune.optim.hieramas import (RewardConfig, RuntimeOptions, SelectorConfig
                                     train_stage1, train_stage2)
 from mastune.optim.hieramas.features import PoolInfo
 from mastune.optim.hieramas.train import val_rank
-from mastune.optim.seeds import read_jsonl
+from mastune.jsonl import read_jsonl
 from mastune.systems import load_system
 from mastune.tasks.base import Example
 from mastune.tasks.datasets import get_task

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError
 from ..io import writer_lock
@@ -43,10 +43,6 @@ class EvalConfig:
     pool: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # system-specific (checkpoint, ablations, knobs)
     save_traces: bool = False
-
-
-class Solver(Protocol):
-    async def run(self, question: str, family: str) -> Any: ...
 
 
 @dataclass

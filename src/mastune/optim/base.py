@@ -36,7 +36,9 @@ class Artifact(abc.ABC):
     @classmethod
     def spec(cls, folder: str | Path, pool: dict[str, Any] | None = None, **options: Any) -> SystemSpec:
         """The artifact as a picklable spec (build it with systems.build_system anywhere)."""
-        return SystemSpec(cls.kind, dict(options), pool, str(folder), provider=cls.__module__)
+        from ..systems.registry import get_kind
+
+        return SystemSpec(cls.kind, dict(options), pool, str(folder), provider=get_kind(cls.kind).__module__)
 
 
 class Optimiser(abc.ABC):

@@ -97,3 +97,29 @@ def test_cli_train_sft(tiny_model, tmp_path):
                                    "--max-steps", "2", "--batch-size", "2", "--lora-r", "4", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "2 steps on cpu" in res.output and (tmp_path / "a" / "adapter_config.json").is_file()
+
+
+async def test_sft_compiles_an_artifact_that_runs_its_student_on_the_adapter(tiny_model, tmp_path):
+    from mastune.llm.pool import Pool
+    from mastune.optim import get_optimiser
+    from mastune.optim.sft.optimiser import SFT_MODEL, SFTArtifact
+    from mastune.systems import build_system, resolve_spec
+
+    data = write_data(tmp_path / "sft.jsonl", questions=2, per_question=2)
+    cfg = SFTConfig(data="", base=tiny_model, out="", max_steps=1, batch_size=2, lora_r=4, device="cpu")
+    opt = get_optimiser("sft")(cfg)
+    student = resolve_spec("cot", model=SFT_MODEL, options={"max_tokens": 4})
+    folder = await opt.compile(student, None, data, [], tmp_path / "a")
+    assert opt.result.steps == 1 and (folder / "artifact.json").is_file()
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["config"]["data"] == str(data) and "git_commits" in saved  # the shared run-folder layout
+    assert [json.loads(l)["step"] for l in (folder / "log.jsonl").read_text().splitlines()] == [1]
+    pool = Pool.default()
+    system = SFTArtifact.load(folder, pool)
+    assert system.config.to_dict() == student.config and system.pool[SFT_MODEL].name == SFT_MODEL
+    result = await system.run("What is 2 + 2?", "math")  # the adapter itself answers (transformers + peft)
+    assert result.calls == 1 and result.trace.calls[0].model == SFT_MODEL
+    spec = SFTArtifact.spec(folder, pool.config.model_dump())
+    assert build_system(spec).pool.config.models[-1].adapter == str(folder)
+    with pytest.raises(Exception, match="holds no SFT artifact"):
+        SFTArtifact.load(tmp_path, pool)
