@@ -45,3 +45,20 @@ def test_mmlu_csv_with_python_list_choices(tmp_path):
 def test_normalize_error_type():
     assert normalize_error_type("Wrong_Groundtruth ") == "wrong groundtruth"
     assert normalize_error_type("OK") == normalize_error_type(None) == "ok"
+
+
+def test_an_unreadable_answer_names_the_row(tmp_path):
+    import json
+
+    from mastune.errors import MastuneError
+
+    p = tmp_path / "m.jsonl"
+    rows = [{"question": "Q?", "choices": ["a", "b"], "answer": 1, "subject": "x"},
+            {"question": "Q2?", "choices": ["a", "b"], "answer": None, "subject": "x"}]
+    p.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(MastuneError, match=r"m\.jsonl: row 2: no 'answer' field"):
+        load_task("mmlu-redux", path=p)
+    rows[1]["answer"] = 7
+    p.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(MastuneError, match=r"row 2: answer index 7 is outside its 2 choices"):
+        load_task("mmlu-redux", path=p)

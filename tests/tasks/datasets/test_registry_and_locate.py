@@ -97,3 +97,42 @@ def test_unknown_loader_option_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="drop_flawed"):
         load_task("gsm8k", path=tmp_path, drop_flawed=True)
+
+
+# ---------------------------------------------------------------- malformed files (issue 15, fault 8)
+
+
+def test_a_garbage_json_line_names_the_file_and_line(tmp_path):
+    p = tmp_path / "data.jsonl"
+    p.write_text(json.dumps(_gsm_rows()[0]) + "\n{not json at all\n")
+    with pytest.raises(MastuneError, match=r"data\.jsonl line 2: not valid JSON"):
+        load_task("gsm8k", path=p)
+
+
+def test_a_row_that_is_not_an_object_names_the_line(tmp_path):
+    p = tmp_path / "data.jsonl"
+    p.write_text(json.dumps(_gsm_rows()[0]) + "\n[1, 2]\n")
+    with pytest.raises(MastuneError, match=r"data\.jsonl line 2: a row must be a JSON object"):
+        load_task("gsm8k", path=p)
+
+
+def test_a_row_missing_its_question_field_names_the_row_and_field(tmp_path):
+    p = tmp_path / "data.jsonl"
+    p.write_text(json.dumps(_gsm_rows()[0]) + "\n" + json.dumps({"q": "2+2?", "answer": "#### 4"}) + "\n")
+    with pytest.raises(MastuneError, match=r"data\.jsonl: row 2: no 'question' field \(fields: answer, q\)"):
+        load_task("gsm8k", path=p)
+
+
+@pytest.mark.parametrize("content", ["42", '"text"', "null"])
+def test_a_json_file_holding_a_scalar_is_a_clear_error(tmp_path, content):
+    p = tmp_path / "data.json"
+    p.write_text(content)
+    with pytest.raises(MastuneError, match=r"data\.json: holds a JSON \w+; expected a list of rows"):
+        load_task("gsm8k", path=p)
+
+
+def test_a_broken_json_file_is_a_clear_error(tmp_path):
+    p = tmp_path / "data.json"
+    p.write_text('[{"question": "1?", "answer": "#### 1"}')
+    with pytest.raises(MastuneError, match=r"data\.json: not valid JSON"):
+        load_task("gsm8k", path=p)
