@@ -27,7 +27,7 @@ def git_commit() -> dict[str, Any]:
 
 def model_files(pool: Any) -> dict[str, Any]:
     """Per pool model: the weights' hash (embedded) or endpoint identity (remote)."""
-    from ..models.pull import cached_path, is_present
+    from ..models.pull import verified_sha256
     from ..models.registry import resolve
 
     out: dict[str, Any] = {}
@@ -41,8 +41,7 @@ def model_files(pool: Any) -> dict[str, Any]:
             continue
         builtin = resolve(cfg.model or cfg.name)
         if builtin is not None:
-            marker = cached_path(builtin).with_name(builtin.filename + ".sha256")
-            sha = marker.read_text().strip() if is_present(builtin) else builtin.sha256
+            sha = verified_sha256(builtin) or builtin.sha256
             out[cfg.name] = {"backend": "embedded", "file": builtin.filename, "sha256": sha}
         else:
             out[cfg.name] = {"backend": "embedded", "file": cfg.model}
