@@ -21,6 +21,13 @@ _HEADER_SECRET = re.compile(r"(?i)\b(bearer|authorization:?|x-api-key:?|api[_-]?
 _KEY_SHAPES = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{12,}|hf_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,})")
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONVENTIONAL_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+
+def looks_like_env_name(name: str) -> bool:
+    """An environment variable name as people write them (OPENAI_API_KEY), not a pasted key:
+    upper case, digits and underscores, and a long name has underscores in it."""
+    return bool(_CONVENTIONAL_ENV_NAME.fullmatch(name)) and (len(name) < 24 or "_" in name)
 
 
 def redact_url(url: str | None) -> str | None:

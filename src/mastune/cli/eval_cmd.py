@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError, MastuneError
@@ -15,6 +16,7 @@ from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paire
 from ..eval.runner import EvalConfig, evaluate
 from ..eval.solvers import build_solver
 from ..llm.pool import Pool
+from ..redact import redact
 from ..tasks.datasets import get_task
 from ..tasks.splits import normalize_split, sample_examples, split_examples, split_manifest
 from .common import cli_settings, console, err_console
@@ -75,7 +77,7 @@ def eval_command(
         with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
             summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest, progress=hook))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     console.print(
         f"{system} on {task}/{split}: {summary.correct}/{summary.n} correct ({100 * summary.accuracy:.1f}%), "
@@ -153,7 +155,7 @@ def report_command(
     try:
         summaries = [summarize(r) for r in runs]
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     comparisons = [paired(summaries[0], s) for s in summaries[1:]]
     table = Table(title="runs")

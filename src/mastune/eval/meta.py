@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..redact import redact_url
 
 
 def git_commit() -> dict[str, Any]:
@@ -34,7 +35,8 @@ def model_files(pool: Any) -> dict[str, Any]:
     config = getattr(pool, "config", None)
     for cfg in getattr(config, "models", []):
         if cfg.backend == "openai":
-            out[cfg.name] = {"backend": "openai", "base_url": cfg.base_url, "model_id": cfg.model_id}
+            # the endpoint identifies the model; a user:key@ in it does not belong in a run folder
+            out[cfg.name] = {"backend": "openai", "base_url": redact_url(cfg.base_url), "model_id": cfg.model_id}
             continue
         if cfg.backend == "hf":
             out[cfg.name] = {"backend": "hf", "model": cfg.model, "adapter": cfg.adapter}
