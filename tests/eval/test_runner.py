@@ -199,3 +199,13 @@ async def test_an_item_that_cannot_fit_is_counted_as_unfixable(tmp_path):
     assert (s.errors, s.unfixable) == (1, 1)
     rec = ResultsFile(tmp_path / "run" / "results.jsonl").latest()["t/big"]
     assert rec["status"] == "error" and rec["retryable"] is False
+
+
+def test_item_sha_follows_graded_content_only():
+    from mastune.eval.results import item_sha
+
+    base = Example("c/1", "write f", "def f(): ...", "code", {"plus_input": [[1]], "subject": "x"})
+    assert item_sha(base) == item_sha(Example("c/1", "write f", "def f(): ...", "code",
+                                              {"plus_input": [[1]], "subject": "y"}))
+    assert item_sha(base) != item_sha(Example("c/1", "write f", "def f(): ...", "code", {"plus_input": [[2]]}))
+    assert item_sha(base) != item_sha(Example("c/1", "write g", "def f(): ...", "code", {"plus_input": [[1]]}))

@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+# The meta fields that decide how an item is graded; descriptive ones (subject, level, solution
+# text) stay out, so a loader that records one more description does not void finished runs.
+GRADED_META = ("choices", "entry_point", "test", "test_kind", "base_input", "plus_input", "atol", "oracle",
+               "input_transform", "reference")
+
+
 def item_sha(example: Any) -> str:
-    """Hash of what an item is (id, question, gold, family and meta: choices, tests, inputs)."""
+    """Hash of what an item is: id, question, gold, family and the meta that grading reads."""
+    meta = {k: example.meta[k] for k in GRADED_META if k in example.meta}
     body = {"id": example.id, "question": example.question, "answer": example.answer,
-            "family": example.family, "meta": example.meta}
+            "family": example.family, "meta": meta}
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=repr)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
