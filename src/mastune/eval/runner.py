@@ -139,6 +139,8 @@ async def evaluate(
     split_manifest: dict[str, Any] | None = None,
     progress: ProgressHook | None = None,
 ) -> EvalSummary:
+    if cfg.concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1 (items in flight), got {cfg.concurrency}")
     out = Path(cfg.out)
     with writer_lock(out):  # creates the folder
         return await _evaluate(cfg, solver, examples, out, pool, split_manifest, progress)
@@ -146,8 +148,6 @@ async def evaluate(
 
 async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example], out: Path, pool: Any,
                     split_manifest: dict[str, Any] | None, progress: ProgressHook | None) -> EvalSummary:
-    if cfg.concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1 (items in flight), got {cfg.concurrency}")
     fingerprint = solver_fingerprint(solver)
     _check_resume(out, cfg, fingerprint)
     results = ResultsFile(out / "results.jsonl")
