@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError, MastuneError
 from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, summarize
 from ..eval.runner import EvalConfig, evaluate
 from ..llm.pool import Pool
+from ..redact import redact
 from ..rollout import LocalRunner
+from ..systems import build_system
 from ..tasks.datasets import get_task
-from ..tasks.splits import sample_examples, split_examples, split_manifest
+from ..tasks.splits import normalize_split, sample_examples, split_examples, split_manifest
 from .common import cli_settings, console, err_console, system_spec
 
 
@@ -61,8 +64,7 @@ def eval_command(
         save_traces=save_traces,
     )
     try:
-        if sample is not None and limit is not None:  # flags alone decide: fail before loading anything
-            raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
+        _check_flags(split, limit, sample, concurrency)  # flags alone decide: fail before loading anything
         the_pool = Pool.load(pool)
         full = get_task(task, path=data_path)
         # One load: the split is derived from it exactly as get_task(split=...) would.
@@ -75,21 +77,38 @@ def eval_command(
         manifest.update({"source": full.source, "used_ids": [e.id for e in examples]})
         # The registry resolves the name to a kind's spec; the one runner builds and runs it.
         spec = system_spec(system, the_pool, model=model, config=config, options=options)
-        runner = LocalRunner(the_pool, concurrency)
-        runner.system(spec)  # built before any call: a bad config or checkpoint fails here
+        solver = build_system(spec, the_pool)  # before any call: a bad config or checkpoint fails here
         with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
-            summary = asyncio.run(evaluate(cfg, spec, examples, pool=the_pool, split_manifest=manifest, progress=hook,
-                                           runner=runner))
+            summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest,
+                                           progress=hook, runner=LocalRunner(the_pool, concurrency)))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     console.print(
         f"{system} on {task}/{split}: {summary.correct}/{summary.n} correct ({100 * summary.accuracy:.1f}%), "
         f"unparsed {summary.unparsed}, errors {summary.errors}, cost ${summary.cost:.6f}, "
         f"resumed {summary.skipped} -> {out}"
     )
-    if summary.errors:
-        err_console.print(f"[yellow]{summary.errors} item(s) failed; re-run the same command to retry them[/]")
+    if summary.unfixable:
+        err_console.print(f"[yellow]{summary.unfixable} item(s) cannot succeed: longer than the model's context "
+                          "(ContextOverflow); a re-run will fail the same way: use a model with a larger context "
+                          "or leave them out[/]")
+    if summary.errors > summary.unfixable:
+        err_console.print(f"[yellow]{summary.errors - summary.unfixable} item(s) failed; re-run the same command "
+                          "to retry them[/]")
+
+
+def _check_flags(split: str, limit: int | None, sample: int | None, concurrency: int) -> None:
+    if sample is not None and limit is not None:
+        raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
+    if split not in ("all", None):
+        try:
+            normalize_split(split)
+        except ValueError as e:
+            raise ConfigError(f"--split: {e}") from None
+    for flag, value, least in (("--limit", limit, 0), ("--sample", sample, 0), ("--concurrency", concurrency, 1)):
+        if value is not None and value < least:
+            raise ConfigError(f"{flag} must be at least {least}, got {value}")
 
 
 class _progress:
@@ -141,7 +160,7 @@ def report_command(
     try:
         summaries = [summarize(r) for r in runs]
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     comparisons = [paired(summaries[0], s) for s in summaries[1:]]
     table = Table(title="runs")
