@@ -18,8 +18,8 @@ from ..llm.pool import Pool
 from ..redact import redact
 from ..rollout import LocalRunner
 from ..systems import build_system
-from ..tasks.datasets import get_task
-from ..tasks.splits import normalize_split, sample_examples, split_examples, split_manifest
+from ..tasks.selection import select_examples
+from ..tasks.splits import normalize_split
 from .common import cli_settings, console, err_console, system_spec
 
 
@@ -66,15 +66,8 @@ def eval_command(
     try:
         _check_flags(split, limit, sample, concurrency)  # flags alone decide: fail before loading anything
         the_pool = Pool.load(pool)
-        full = get_task(task, path=data_path)
-        # One load: the split is derived from it exactly as get_task(split=...) would.
-        examples = full.examples if split in ("all", None) else split_examples(full.examples, split, seed=seed)
-        if sample is not None:
-            examples = sample_examples(examples, sample, seed=seed)
-        if limit is not None:
-            examples = examples[: max(0, limit)]
-        manifest = split_manifest(full.examples, seed=seed, task=task) if split not in ("all", None) else {}
-        manifest.update({"source": full.source, "used_ids": [e.id for e in examples]})
+        selection = select_examples(task, path=data_path, split=split, seed=seed, limit=limit, sample=sample)
+        examples, manifest = selection.examples, selection.manifest
         # The registry resolves the name to a kind's spec; the one runner builds and runs it.
         spec = system_spec(system, the_pool, model=model, config=config, options=options)
         solver = build_system(spec, the_pool)  # before any call: a bad config or checkpoint fails here
