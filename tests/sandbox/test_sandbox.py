@@ -1,4 +1,4 @@
-"""Tests for mastune.tasks.sandbox.
+"""Tests for mastune.sandbox (host side, bootstrap, limits).
 
 Hostile programs here are always run under tight caps (small process/memory/
 output limits, timeouts of 1-2 s) so a containment bug cannot hurt the host.
@@ -16,8 +16,9 @@ import uuid
 
 import pytest
 
-from mastune.tasks import sandbox as sb
-from mastune.tasks.sandbox import (
+from mastune.sandbox import bootstrap
+from mastune.sandbox import host as sb
+from mastune.sandbox import (
     SandboxLimits,
     SandboxResult,
     arun_python,
@@ -393,7 +394,7 @@ def test_checkout_and_other_non_os_dirs_are_hidden(probe: SandboxResult) -> None
     if "mntns" not in probe.isolation:
         pytest.skip("no mount namespace available here")
     here = os.path.realpath(__file__)  # this checkout: code, data, maybe keys
-    if here.split("/")[1] in sb._OS_TOPS - {"tmp"}:
+    if here.split("/")[1] in bootstrap._OS_TOPS - {"tmp"}:
         pytest.skip("the checkout lives inside an OS directory, which stays visible")
     code = (
         "try:\n"
