@@ -72,10 +72,20 @@ def private_channel(isolation: Sequence[str]) -> bool:
     return "uid" in iso or {"pidns", "procfs"} <= iso
 
 
+def outs_has(outs: list, i: Any) -> bool:
+    return type(i) is int and 0 <= i < len(outs) and outs[i] is not None
+
+
+def _tampered(n: int, sandbox: SandboxResult) -> CallsResult:
+    return CallsResult(False, "the result channel was written by something other than the runner",
+                       [CallOutcome("not_run")] * n, 0, "", "tampered", True, sandbox)
+
+
 def _parse(stdout: str, n: int, sandbox: SandboxResult) -> CallsResult:
     defined, define_error, complete = False, "", False
     outs: list[CallOutcome | None] = [None] * n
     stopped, out_bytes, head = None, 0, ""
+    seen_defined = False
     for line in stdout.splitlines():
         try:
             m = json.loads(line)
@@ -84,7 +94,11 @@ def _parse(stdout: str, n: int, sandbox: SandboxResult) -> CallsResult:
         if not isinstance(m, dict):
             break
         k = m.get("k")
+        if complete or (k == "defined" and seen_defined) or (k == "call" and outs_has(outs, m.get("i"))):
+            # The runner writes each line once and nothing after "end": someone else wrote here.
+            return _tampered(n, sandbox)
         if k == "defined":
+            seen_defined = True
             defined, define_error = m.get("ok") is True, str(m.get("error") or "")
         elif k == "call" and isinstance(m.get("i"), int) and 0 <= m["i"] < n:
             status = m.get("status")
