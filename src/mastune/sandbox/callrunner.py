@@ -26,7 +26,6 @@ import os
 import select
 import signal
 import struct
-import sys
 import time
 
 import mastune_plain as plain

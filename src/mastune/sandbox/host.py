@@ -24,7 +24,7 @@ from pathlib import PurePosixPath
 from typing import Sequence
 
 from .limits import SandboxError, SandboxLimits, SandboxResult
-from .procs import Proc, exited, kill_matching, scan, sweep_uid
+from .procs import Proc, exited, kill_matching, sweep_uid
 
 _BOOT_FLAG = "--mastune-sandbox-bootstrap"  # == bootstrap.BOOT_FLAG (not imported: it is a script)
 _BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
