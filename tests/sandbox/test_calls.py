@@ -224,3 +224,11 @@ def test_plain_decoder_refuses_what_it_would_not_write():
         with pytest.raises(plain.NotPlain):
             plain.loads(text)
     assert plain.loads(plain.dumps({(1, 2): [None, True]})) == {(1, 2): [None, True]}
+
+
+def test_private_channel_needs_another_uid_or_an_unprivileged_namespace_with_its_own_proc():
+    assert private_channel(("session", "netns", "mntns", "pidns", "procfs", "rlimits", "uid"))
+    assert private_channel(("session", "userns", "netns", "mntns", "pidns", "procfs", "rlimits"))
+    assert not private_channel(("session", "netns", "mntns", "pidns", "procfs", "rlimits"))  # root, no drop
+    assert not private_channel(("session", "userns", "mntns", "pidns", "rlimits"))  # host /proc visible
+    assert not private_channel(("session", "rlimits", "socket_guard"))

@@ -218,8 +218,25 @@ async def test_wrong_and_chatty_still_fails(ex):
     assert not g.correct and "expected" in g.detail
 
 
-def test_cache_is_private(ex):
+async def test_cache_is_private(ex):
+    assert (await grade_code(ex, f"```python\n{RIGHT}\n```")).correct
     files = list(cache_dir().glob("*.json"))
     assert files and all(f.stat().st_mode & 0o077 == 0 for f in files)
     assert cache_dir().stat().st_mode & 0o077 == 0
     json.loads(files[0].read_text())
+
+
+async def test_odd_text_in_the_reply_ends_as_an_outcome(ex):
+    for body in ("    return '\ud800'\n", "    return 0.0  # \x00 nul\n", "    return '" + "x" * 200_000 + "'\n"):
+        g = await grade_code(ex, f"```python\ndef truncate_number(number):\n{body}```")
+        assert g.parsed and not g.correct, g.detail
+
+
+async def test_grading_refuses_where_the_channel_is_not_private(ex, monkeypatch):
+    from mastune.sandbox import host
+    from mastune.tasks.base import GradingError
+
+    monkeypatch.setattr(host, "_DISABLED_MECHANISMS", frozenset({"pidns", "userns"}))
+    monkeypatch.setattr(host, "_allocate_uid", lambda: None)  # as if root could not drop privileges
+    with pytest.raises(GradingError, match="cannot be graded safely"):
+        await grade_code(ex, f"```python\n{RIGHT}\n```")

@@ -309,7 +309,7 @@ def main():
         cfg = json.load(f)
     sources = []
     for name, required in cfg["sources"]:
-        with open(name) as f:
+        with open(name, "rb") as f:  # bytes: a bad encoding is the code's SyntaxError, in the worker
             sources.append((name, f.read(), required))
     run(cfg, sources)
     os._exit(0)

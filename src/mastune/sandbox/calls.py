@@ -9,8 +9,9 @@ worker process that holds no fd of the result channel (the runner's stdout),
 and the runner and the bootstrap processes are non-dumpable, so
 ``/proc/PID/fd`` and ptrace cannot reach them either. That leaves the library
 process itself, which holds the read end: :func:`private_channel` says whether
-the sandbox kept it out of reach (another uid, or a PID namespace with its own
-``/proc``). Callers that turn results into grades must check it.
+the sandbox kept it out of reach (another unprivileged uid, or a user namespace
+with a PID namespace and its own ``/proc``). Callers that turn results into
+grades must check it.
 """
 from __future__ import annotations
 
@@ -67,9 +68,12 @@ class CallsResult:
 
 
 def private_channel(isolation: Sequence[str]) -> bool:
-    """True when code in the sandbox could not reach the library's end of the result pipe."""
+    """True when code in the sandbox could not reach the library's end of the result pipe
+    (nor the library's files or memory): it ran as another, unprivileged uid, or
+    unprivileged in a user namespace with its own PID namespace and ``/proc``.
+    Root without a privilege drop never qualifies: root can undo any mask."""
     iso = set(isolation)
-    return "uid" in iso or {"pidns", "procfs"} <= iso
+    return "uid" in iso or {"userns", "pidns", "procfs"} <= iso
 
 
 def outs_has(outs: list, i: Any) -> bool:

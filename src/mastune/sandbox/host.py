@@ -93,10 +93,12 @@ def _safe_relpath(name: str) -> str:
 
 def _stage(workdir: str, code: str, files: dict[str, str | bytes] | None) -> tuple[int, int]:
     """Write the files (we are possibly root: no symlink following). Returns (bytes, inodes)."""
-    entries: list[tuple[str, bytes]] = [(_SCRIPT_NAME, code.encode("utf-8"))]
+    # surrogatepass: text with lone surrogates (e.g. from a JSON reply) is staged as
+    # bytes the interpreter then refuses, an error of the code, not of the sandbox
+    entries: list[tuple[str, bytes]] = [(_SCRIPT_NAME, code.encode("utf-8", "surrogatepass"))]
     for name, data in (files or {}).items():
         rel = _safe_relpath(name)
-        entries.append((rel, data.encode("utf-8") if isinstance(data, str) else bytes(data)))
+        entries.append((rel, data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)))
     total = 0
     for rel, data in entries:
         path = os.path.join(workdir, rel)
@@ -303,7 +305,7 @@ def _run(
         if stdin is not None:
             # a file, not a pipe: no writer thread, no deadlock on big inputs
             stdin_f = tempfile.TemporaryFile()
-            stdin_f.write(stdin.encode("utf-8"))
+            stdin_f.write(stdin.encode("utf-8", "surrogatepass"))
             stdin_f.seek(0)
         uid = _allocate_uid() if is_root else None
         status_r, status_w = os.pipe()

@@ -177,6 +177,8 @@ async def _run_reference(example: Example, calls: list[dict]) -> Expected:
                                transform=m.get("input_transform"), project=_project(example, True))
     except SandboxError as e:
         raise GradingError(f"could not run the reference solution of {example.id}: {e}") from e
+    if res.stopped == "tampered":
+        return Grade(False, True, code, "code", f"{res.define_error}{note}")
     if not res.defined:
         why = res.define_error or res.problem or "no result"
         raise GradingError(f"could not compute reference outputs for {example.id}: {why}")
@@ -232,9 +234,10 @@ async def grade_code(example: Example, reply: str, *, limits: Any = None, plus: 
         raise GradingError(f"the sandbox failed while grading {example.id}: {e}") from e
     if not private_channel(res.sandbox.isolation):
         raise GradingError(
-            "code cannot be graded safely on this host: the sandbox got neither a separate uid (run as root) "
-            "nor a PID namespace with its own /proc (unprivileged user namespaces), so the code under test "
-            f"could reach the result channel; isolation here: {', '.join(res.sandbox.isolation) or 'none'}")
+            "code cannot be graded safely on this host: the sandbox got neither a separate unprivileged uid "
+            "(mastune run as root) nor a user namespace with a PID namespace and its own /proc (unprivileged "
+            "user namespaces enabled), so the code under test could reach the result channel or the expected "
+            f"outputs; isolation here: {', '.join(res.sandbox.isolation) or 'none'}")
     return _to_grade(example, code, res, [all_calls[i] for i in graded], [exp.values[i] for i in graded],
                      timeouts, len(all_calls) - len(graded))
 
@@ -246,6 +249,8 @@ def _to_grade(example: Example, code: str, res: Any, calls: list[dict], expected
     note = ""
     if res.output_bytes > KEEP_OUTPUT_BYTES:
         note = f"; it printed {res.output_bytes} bytes itself (over the {KEEP_OUTPUT_BYTES}-byte keep limit, not graded)"
+    if res.stopped == "tampered":
+        return Grade(False, True, code, "code", f"{res.define_error}{note}")
     if not res.defined:
         why = res.define_error or res.problem or "no result"
         prefix = "timeout " if why == "timed out" else ""
