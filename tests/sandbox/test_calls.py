@@ -232,3 +232,12 @@ def test_private_channel_needs_another_uid_or_an_unprivileged_namespace_with_its
     assert not private_channel(("session", "netns", "mntns", "pidns", "procfs", "rlimits"))  # root, no drop
     assert not private_channel(("session", "userns", "mntns", "pidns", "rlimits"))  # host /proc visible
     assert not private_channel(("session", "rlimits", "socket_guard"))
+
+
+async def test_restart_goes_on_after_a_hang_or_a_crash():
+    code = "import os\ndef f(x):\n    if x == 1:\n        while True: pass\n    if x == 3:\n        os._exit(1)\n    return x\n"
+    calls = [{"args": [i]} for i in range(5)]
+    res = await run(code, calls=calls, restart=True)
+    assert [c.status for c in res.calls] == ["ok", "timeout", "ok", "died", "ok"] and res.stopped is None
+    res = await run("import os\nos._exit(0)\ndef f(x):\n    return x\n", calls=calls, restart=True)
+    assert not res.defined and res.complete  # a definition that dies is not retried

@@ -92,7 +92,7 @@ def send(fd, obj):
         data = data[os.write(fd, data):]
 
 
-def worker(cfg, sources, fd):
+def worker(cfg, sources, fd, first):
     ns = {"__name__": "__solution__", "__builtins__": __builtins__}
     try:
         for name, text, required in sources:
@@ -112,6 +112,8 @@ def worker(cfg, sources, fd):
     transform = TRANSFORMS[cfg.get("transform")]
     project = PROJECTIONS[cfg.get("project")]
     for i, call in enumerate(cfg["calls"]):
+        if i < first:
+            continue
         try:
             if "args" in call:
                 out = fn(*transform(copy.deepcopy(call["args"])))
@@ -133,7 +135,7 @@ def worker(cfg, sources, fd):
     os._exit(0)
 
 
-def start_worker(cfg, sources):
+def start_worker(cfg, sources, first=0):
     rep_r, rep_w = os.pipe()
     out_r, out_w = os.pipe()
     pid = os.fork()
@@ -147,7 +149,7 @@ def start_worker(cfg, sources):
             os.dup2(rep_w, 3)
             os.closerange(4, 1 << 16)  # the runner's stdout (the result channel) is gone from here
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            worker(cfg, sources, 3)
+            worker(cfg, sources, 3, first)
         finally:
             os._exit(0)
     os.close(rep_w)
@@ -225,80 +227,93 @@ def relay(msg, i):
 
 
 def run(cfg, sources):
+    """Relay the worker's replies, one line per call; with ``restart`` a call that
+    times out or kills the worker costs only that call (fresh worker for the rest)."""
     start = time.monotonic()
     budget_end = start + float(cfg["budget_s"])
     calls = cfg["calls"]
     limits = cfg["call_timeouts"]
     keep = int(cfg.get("keep_output_bytes", 4096))
-    pid, rep_r, out_r = start_worker(cfg, sources)
-    frames = Frames(int(cfg.get("max_reply_bytes", 16 << 20)))
+    restart = bool(cfg.get("restart"))
     head, out_total = bytearray(), 0
-    i = -1  # -1: waiting for the definition
-    last = time.monotonic()
-    stopped = None
-    open_fds = {rep_r, out_r}
-    while True:
-        if i >= len(calls):
-            break
-        now = time.monotonic()
-        limit = cfg["define_timeout_s"] if i < 0 else limits[i]
-        deadline = min(last + limit, budget_end)
-        if now >= deadline:
-            stopped = "budget" if budget_end <= last + limit else "timeout"
-            if i < 0:
-                emit({"k": "defined", "ok": False, "error": "timed out", "t": round(now - last, 6)})
-            elif stopped == "timeout":
-                emit({"k": "call", "i": i, "status": "timeout", "t": round(now - last, 6)})
-            break
-        if rep_r not in open_fds:
-            stopped = "died"
-            what = "the process running the code exited"
-            if i < 0:
-                emit({"k": "defined", "ok": False, "error": what, "t": round(now - last, 6)})
-            else:
-                emit({"k": "call", "i": i, "status": "died", "error": what, "t": round(now - last, 6)})
-            break
-        ready, _, _ = select.select(list(open_fds), [], [], max(0.0, deadline - now))
-        for fd in ready:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                open_fds.discard(fd)
-                continue
-            if fd == out_r:
-                out_total += len(chunk)
-                head += chunk[: max(0, keep - len(head))]
-                continue
-            frames.feed(chunk)
-        if rep_r not in ready:
-            continue
-        while i < len(calls):
-            try:
-                msg = frames.next()
-            except (ValueError, RecursionError) as e:
-                stopped = "invalid"
-                if i < 0:
-                    emit({"k": "defined", "ok": False, "error": "bad reply: " + short(e)})
-                else:
-                    emit({"k": "call", "i": i, "status": "invalid", "error": "bad reply: " + short(e)})
-                break
-            if msg is None:
-                break
+    i, stopped = 0, None
+    defined_once = False
+    while i < len(calls) or not defined_once:
+        pid, rep_r, out_r = start_worker(cfg, sources, i)
+        frames = Frames(int(cfg.get("max_reply_bytes", 16 << 20)))
+        waiting_define, last, open_fds = True, time.monotonic(), {rep_r, out_r}
+        failed = None  # "timeout" / "died" / "invalid" / "undefined" / "budget" of this worker
+        while failed is None and (waiting_define or i < len(calls)):
             now = time.monotonic()
+            limit = cfg["define_timeout_s"] if waiting_define else limits[i]
+            deadline = min(last + limit, budget_end)
             t = round(now - last, 6)
-            last = now
-            if i < 0:
-                ok = msg.get("defined") is True
-                err = msg.get("error") if type(msg.get("error")) is str else ""
-                emit({"k": "defined", "ok": ok, "error": "" if ok else (err[:300] or "malformed reply"), "t": t})
-                if not ok:
-                    stopped = "undefined"
+            if now >= deadline:
+                failed = "budget" if budget_end <= last + limit else "timeout"
+                if waiting_define and not defined_once:
+                    emit({"k": "defined", "ok": False, "error": "timed out", "t": t})
+                elif not waiting_define and failed == "timeout":
+                    emit({"k": "call", "i": i, "status": "timeout", "t": t})
+                    i += 1
+                break
+            if rep_r not in open_fds:
+                failed = "died"
+                what = "the process running the code exited"
+                if waiting_define and not defined_once:
+                    emit({"k": "defined", "ok": False, "error": what, "t": t})
+                elif not waiting_define:
+                    emit({"k": "call", "i": i, "status": "died", "error": what, "t": t})
+                    i += 1
+                break
+            ready, _, _ = select.select(list(open_fds), [], [], max(0.0, deadline - now))
+            for fd in ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    open_fds.discard(fd)
+                elif fd == out_r:
+                    out_total += len(chunk)
+                    head += chunk[: max(0, keep - len(head))]
+                else:
+                    frames.feed(chunk)
+            while rep_r in ready and failed is None and (waiting_define or i < len(calls)):
+                try:
+                    msg = frames.next()
+                except (ValueError, RecursionError) as e:
+                    failed = "invalid"
+                    if waiting_define and not defined_once:
+                        emit({"k": "defined", "ok": False, "error": "bad reply: " + short(e)})
+                    elif not waiting_define:
+                        emit({"k": "call", "i": i, "status": "invalid", "error": "bad reply: " + short(e)})
+                        i += 1
                     break
-            else:
-                emit({"k": "call", "i": i, "t": t, **relay(msg, i)})
-            i += 1
-        if stopped:
+                if msg is None:
+                    break
+                now = time.monotonic()
+                t, last = round(now - last, 6), now
+                if waiting_define:
+                    ok = msg.get("defined") is True
+                    if not ok:
+                        failed = "undefined"
+                        if not defined_once:
+                            err = msg.get("error") if type(msg.get("error")) is str else ""
+                            emit({"k": "defined", "ok": False, "error": err[:300] or "malformed reply", "t": t})
+                        break
+                    if not defined_once:
+                        emit({"k": "defined", "ok": True, "error": "", "t": t})
+                    waiting_define, defined_once = False, True
+                else:
+                    emit({"k": "call", "i": i, "t": t, **relay(msg, i)})
+                    i += 1
+        kill_worker(pid)
+        os.close(rep_r)
+        os.close(out_r)
+        if failed is None:
             break
-    kill_worker(pid)
+        # A fresh worker only after a call that hung or crashed it (never for a definition:
+        # each restart must have used up one call, so this ends).
+        if not (restart and not waiting_define and failed in ("timeout", "died") and time.monotonic() < budget_end):
+            stopped = failed
+            break
     emit({"k": "end", "output_bytes": out_total, "output_head": head.decode("utf-8", "replace"),
           "stopped": stopped})
 

@@ -136,12 +136,15 @@ async def arun_calls(
     project: str | None = None,
     keep_output_bytes: int = 4096,
     hide: Sequence[str] = (),
+    restart: bool = False,
 ) -> CallsResult:
     """Define ``sources`` ((file name, text, required) in order) and run each call.
 
     A call is {"args": [...]} (``entry_point(*args)``), {"eval": "expr"} or
     {"exec": "statements"} (output None). ``limits.timeout_s`` bounds the whole
-    run; the runner stops a little before it so its last lines get out."""
+    run; the runner stops a little before it so its last lines get out.
+    ``restart``: after a call that times out or kills the process, go on with
+    the next call in a fresh process (default: stop there)."""
     if len(call_timeouts) != len(calls):
         raise ValueError("one timeout per call is needed")
     files: dict[str, str | bytes] = {"mastune_plain.py": _read("plain.py")}
@@ -153,7 +156,7 @@ async def arun_calls(
     cfg = {"sources": names, "entry_point": entry_point, "calls": list(calls), "transform": transform,
            "project": project, "call_timeouts": [float(t) for t in call_timeouts],
            "define_timeout_s": float(define_timeout_s), "budget_s": max(0.5, limits.timeout_s - 1.5),
-           "keep_output_bytes": keep_output_bytes}
+           "keep_output_bytes": keep_output_bytes, "restart": restart}
     files["calls.json"] = json.dumps(cfg)
     res = await arun_python(_read("callrunner.py"), files=files, limits=limits, hide=hide)
     return _parse(res.stdout, len(calls), res)

@@ -174,7 +174,8 @@ async def _run_reference(example: Example, calls: list[dict]) -> Expected:
     try:
         res = await arun_calls([("reference.py", m["reference"], True)], calls, entry_point=m["entry_point"],
                                call_timeouts=[20.0] * n, define_timeout_s=20.0, limits=limits,
-                               transform=m.get("input_transform"), project=_project(example, True))
+                               transform=m.get("input_transform"), project=_project(example, True),
+                               restart=True)  # one input that hangs the reference costs only that input
     except SandboxError as e:
         raise GradingError(f"could not run the reference solution of {example.id}: {e}") from e
     if res.stopped == "tampered":
