@@ -227,7 +227,7 @@ async def test_cache_is_private(ex):
 
 
 async def test_odd_text_in_the_reply_ends_as_an_outcome(ex):
-    for body in ("    return '\ud800'\n", "    return 0.0  # \x00 nul\n", "    return '" + "x" * 200_000 + "'\n"):
+    for body in ("    return '\ud800'\n", "    return 0.0  # \x00 nul\n", "    return 0.0  # " + "x" * 200_000 + "\n"):
         g = await grade_code(ex, f"```python\ndef truncate_number(number):\n{body}```")
         assert g.parsed and not g.correct, g.detail
 
@@ -240,3 +240,10 @@ async def test_grading_refuses_where_the_channel_is_not_private(ex, monkeypatch)
     monkeypatch.setattr(host, "_allocate_uid", lambda: None)  # as if root could not drop privileges
     with pytest.raises(GradingError, match="cannot be graded safely"):
         await grade_code(ex, f"```python\n{RIGHT}\n```")
+
+
+async def test_unprintable_outputs_end_as_an_outcome(ex):
+    for ret in ("10 ** 5000", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+                "float('nan')", "'x' * 20_000_000"):
+        g = await grade_code(ex, f"```python\ndef truncate_number(number):\n    return {ret}\n```")
+        assert g.parsed and not g.correct, g.detail

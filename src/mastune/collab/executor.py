@@ -195,7 +195,11 @@ def _verdict(got: CallOutcome, want: CallOutcome | None) -> tuple[bool, str]:
         return False, "the expected value could not be computed: " + _failure(want)
     if got.value == want.value:
         return True, "ok"
-    return False, "got " + repr(got.value)[:200]
+    try:
+        shown = repr(got.value)[:200]
+    except ValueError:  # an int past Python's int-to-str digit limit
+        shown = f"a {type(got.value).__name__} too large to print"
+    return False, "got " + shown
 
 
 def no_execution() -> str:

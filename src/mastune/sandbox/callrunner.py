@@ -26,12 +26,14 @@ import os
 import select
 import signal
 import struct
+import sys
 import time
 
 import mastune_plain as plain
 
 CONFIG = "calls.json"
 HEADER = struct.Struct(">I")
+WORKER_PATH = None  # sys.path for the code under test (the runner's own is narrower)
 
 
 # ---------------------------------------------------------------- inputs (as stored by evalplus)
@@ -149,6 +151,8 @@ def start_worker(cfg, sources, first=0):
             os.dup2(rep_w, 3)
             os.closerange(4, 1 << 16)  # the runner's stdout (the result channel) is gone from here
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            if WORKER_PATH is not None:
+                sys.path[:] = WORKER_PATH
             worker(cfg, sources, 3, first)
         finally:
             os._exit(0)
@@ -326,6 +330,12 @@ def main():
     for name, required in cfg["sources"]:
         with open(name, "rb") as f:  # bytes: a bad encoding is the code's SyntaxError, in the worker
             sources.append((name, f.read(), required))
+    # The code under test can write to the working directory: no later import of
+    # the runner may find a module there (the worker gets the full path back).
+    global WORKER_PATH
+    WORKER_PATH = list(sys.path)
+    here = os.getcwd()
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     run(cfg, sources)
     os._exit(0)
 

@@ -194,7 +194,10 @@ async def _run_reference(example: Example, calls: list[dict]) -> Expected:
 
 
 def _brief(x: Any, n: int = 150) -> str:
-    s = repr(x)  # plain data only: a builtin repr
+    try:
+        s = repr(x)  # plain data only: a builtin repr
+    except ValueError:  # an int past Python's int-to-str digit limit
+        s = f"<{type(x).__name__} too large to print>"
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
