@@ -10,20 +10,13 @@ import logging
 import math
 import re
 import threading
-from dataclasses import dataclass
 from typing import Any
 
-from .base import Example
+from .base import Example, Grade
+from .code import grade_code
 from .extract import extract_choice, extract_math, normalize_number
 
-
-@dataclass
-class Grade:
-    correct: bool
-    parsed: bool
-    predicted: str | None
-    method: str  # how the answer was extracted (see extract.Extracted.method), or "code"
-    detail: str = ""
+__all__ = ["Grade", "agrade", "answers_match", "grade", "grade_math", "grade_mcq", "math_verify_equal"]
 
 
 def grade(example: Example, reply: str) -> Grade:
@@ -36,8 +29,6 @@ def grade(example: Example, reply: str) -> Grade:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            from .code import grade_code
-
             return asyncio.run(grade_code(example, reply))
         raise RuntimeError("grade() of a code task inside a running event loop: use `await agrade(...)`")
     raise ValueError(f"unknown task family {example.family!r}")
@@ -46,8 +37,6 @@ def grade(example: Example, reply: str) -> Grade:
 async def agrade(example: Example, reply: str, **code_options: Any) -> Grade:
     """Async grade: code runs in the sandbox without blocking the event loop."""
     if example.family == "code":
-        from .code import grade_code
-
         return await grade_code(example, reply, **code_options)
     return grade(example, reply)
 
