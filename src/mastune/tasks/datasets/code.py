@@ -53,7 +53,7 @@ def _humaneval(rows: list[Row]) -> list[Example]:
 
 # MBPP+ stores tuples/sets/complex numbers as JSON lists/strings; these tables
 # (task number -> how to rebuild the arguments) follow the evalplus data format.
-# The rebuilding itself happens inside the sandbox harness (code.py).
+# The rebuilding itself happens inside the sandbox call runner (sandbox/callrunner.py).
 _MBPP_INPUT_KINDS: dict[str, tuple[int, ...]] = {
     "args_tuple": (2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596,
                    616, 630, 726, 740, 744, 809),
