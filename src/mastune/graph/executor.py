@@ -31,6 +31,16 @@ class NodeError(MastuneError):
         role = f" (role {node.role})" if node.role else ""
         super().__init__(f"node {node.id!r}{role} failed: {type(cause).__name__}: {cause}")
 
+    def __reduce__(self) -> tuple:
+        # A failed rollout travels back from a runner's worker: rebuild from the message, keep the fields.
+        return (_node_error, (str(self),), dict(self.__dict__))
+
+
+def _node_error(message: str) -> NodeError:
+    e = NodeError.__new__(NodeError)
+    MastuneError.__init__(e, message)
+    return e
+
 
 @dataclass
 class NodeRun:
