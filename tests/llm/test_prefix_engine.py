@@ -35,7 +35,8 @@ async def test_ngram_speculation_keeps_greedy_output_identical(smollm_path):
     b = await spec.chat(quote, max_tokens=96, use_cache=False)
     assert a.text == b.text and a.usage.completion_tokens == b.usage.completion_tokens
     assert b.extra.get("draft", {}).get("accepted", 0) > 0  # drafts were used, not a no-op
-    assert "draft" not in a.extra
+    assert 0 < b.usage.draft_accepted <= b.usage.draft_tokens  # recorded in Usage, hence in traces
+    assert "draft" not in a.extra and a.usage.draft_tokens == 0
 
 
 def test_unknown_speculation_kind_is_a_config_error(smollm_path):

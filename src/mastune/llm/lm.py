@@ -125,6 +125,8 @@ class LM(abc.ABC):
             model=self.name,
             prompt_evaluated=raw.prompt_tokens if raw.prompt_evaluated is None else raw.prompt_evaluated,
             prompt_cached=raw.prompt_cached,
+            draft_tokens=int(raw.extra.get("draft", {}).get("n", 0)),
+            draft_accepted=int(raw.extra.get("draft", {}).get("accepted", 0)),
         )
         record_usage(usage)
         if key is not None:

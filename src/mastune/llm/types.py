@@ -27,6 +27,8 @@ class Usage:
     `prompt_evaluated` / `prompt_cached` are the prompt tokens the engine
     actually evaluated / reused from its KV cache (llama.cpp `timings.prompt_n`
     / `cache_n`); a call-cache hit evaluated nothing, so both are 0 there.
+    `draft_tokens` / `draft_accepted`: speculative decoding's drafted tokens and
+    how many the model accepted (0 when speculation is off).
     """
 
     prompt_tokens: int = 0
@@ -38,6 +40,8 @@ class Usage:
     model: str = ""  # "" when the sum spans several models
     prompt_evaluated: int = 0
     prompt_cached: int = 0
+    draft_tokens: int = 0
+    draft_accepted: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -57,6 +61,8 @@ class Usage:
             model=model,
             prompt_evaluated=self.prompt_evaluated + other.prompt_evaluated,
             prompt_cached=self.prompt_cached + other.prompt_cached,
+            draft_tokens=self.draft_tokens + other.draft_tokens,
+            draft_accepted=self.draft_accepted + other.draft_accepted,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,12 +76,14 @@ class Usage:
             "cache_hits": self.cache_hits,
             "prompt_evaluated": self.prompt_evaluated,
             "prompt_cached": self.prompt_cached,
+            "draft_tokens": self.draft_tokens,
+            "draft_accepted": self.draft_accepted,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Usage":
         return cls(**{k: d[k] for k in ("model", "calls", "prompt_tokens", "completion_tokens", "latency_s", "cost", "cache_hits",
-                                     "prompt_evaluated", "prompt_cached") if k in d})
+                                     "prompt_evaluated", "prompt_cached", "draft_tokens", "draft_accepted") if k in d})
 
 
 @dataclass(frozen=True)
