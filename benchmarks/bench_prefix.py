@@ -9,6 +9,7 @@ Layouts compared on the same GSM8K test items (seeded split 0, first --items):
             system message, so no two roles share a prefix) and llama.cpp's own slot choice
     after   the current prompts (shared task + predecessor outputs first, role last) and
             prefix-aware slot routing (mastune.llm.slots)
+    after-noroute  (optional) the current prompts with llama.cpp's own slot choice
 Systems: full, hieramas-fixed (its mixed 0.5B + 135M pool unless --model puts every slot on
 one model) and collab, greedy except where a system samples (hieramas proposers).
 Each (layout, system) runs in its own process, so no engine cache survives from one to the
@@ -29,20 +30,22 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LAYOUTS = {"before": HERE / "layouts", "after": None}
+# layout -> (folder of the previous prompt files or None for the current ones, prefix-aware slot routing)
+LAYOUTS = {"before": (HERE / "layouts", False), "after": (None, True), "after-noroute": (None, False)}
 SYSTEMS = ("full", "hieramas-fixed", "collab")
 POOL_MODELS = ("qwen2.5-coder-0.5b", "smollm2-135m", "qwen2.5-coder-1.5b")
 
 
 def use_layout(layout: str) -> None:
     """Point the prompt modules at the layout's files (a worker process does this once, before any call)."""
-    if LAYOUTS[layout] is None:
+    folder = LAYOUTS[layout][0]
+    if folder is None:
         return
     from mastune.agents import prompts as agent_prompts
     from mastune.collab import prompts as collab_prompts
 
-    agent_prompts.PROMPTS_PATH = LAYOUTS[layout] / "agents-prompts-before.yaml"
-    collab_prompts.PROMPTS_PATH = LAYOUTS[layout] / "collab-prompts-before.yaml"
+    agent_prompts.PROMPTS_PATH = folder / "agents-prompts-before.yaml"
+    collab_prompts.PROMPTS_PATH = folder / "collab-prompts-before.yaml"
     for fn in (agent_prompts._data, agent_prompts.family, collab_prompts._data):
         fn.cache_clear()
 
@@ -69,7 +72,7 @@ async def worker(args: argparse.Namespace) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {json.loads(x)["id"] for x in out.read_text().splitlines()} if out.exists() else set()
     examples = get_task("gsm8k", split="test", seed=0, limit=args.items).examples
-    solver = build(args.system, args.model, args.layout == "after", args.max_tokens)
+    solver = build(args.system, args.model, LAYOUTS[args.layout][1], args.max_tokens)
     for ex in examples:
         if ex.id in done:
             continue
@@ -111,8 +114,10 @@ def table(out: Path, systems: list[str], model: str) -> str:
             reused = sum(r["prompt_cached"] for r in recs) / max(1, sum(r["prompt_tokens"] for r in recs))
             rows.append(f"| {system} | {layout} | {n} | {mean('prompt_tokens'):.0f} | {mean('prompt_evaluated'):.0f} "
                         f"| {reused:.0%} | {mean('wall_s'):.1f} | {sum(r['correct'] for r in recs)}/{n} |")
-        if len(evaluated) == 2 and evaluated["before"]:
-            rows.append(f"| {system} | change | | | {evaluated['after'] / evaluated['before'] - 1:+.0%} | | | |")
+        for layout in ("after", "after-noroute"):
+            if evaluated.get("before") and layout in evaluated:
+                rows.append(f"| {system} | {layout} vs before | | | {evaluated[layout] / evaluated['before'] - 1:+.0%} "
+                            "| | | |")
     return "\n".join(rows)
 
 
@@ -136,7 +141,7 @@ def main() -> None:
             sys.exit(f"unknown system {system!r}; use some of {','.join(SYSTEMS)}")
         for layout in args.layouts.split(","):
             if layout not in LAYOUTS:
-                sys.exit(f"unknown layout {layout!r}; use before,after")
+                sys.exit(f"unknown layout {layout!r}; use some of {','.join(LAYOUTS)}")
             cmd = [sys.executable, __file__, "--layout", layout, "--system", system, "--model", args.model,
                    "--items", str(args.items), "--max-tokens", str(args.max_tokens), "--out", args.out]
             subprocess.run(cmd, check=True)
