@@ -1,8 +1,8 @@
 """Which xllamacpp build is loaded: the CPU features it was compiled for vs the host's.
 
 The PyPI wheel is compiled for a portable x86-64 (AVX2); a source build with
-GGML_NATIVE=ON (README, "Optional: a native engine build") uses AVX-512 where the
-CPU has it. llama.cpp's system info lists the compiled features as "NAME = 1".
+GGML_NATIVE=ON uses AVX-512 where the CPU has it (benchmarks/bench_native.py
+measures the two). llama.cpp's system info lists the compiled features as "NAME = 1".
 """
 from __future__ import annotations
 
@@ -36,5 +36,5 @@ def describe(system_info: str | None = None, cpuinfo: str | None = None) -> str:
     line = f"engine: xllamacpp, {'native build' if native else 'portable build (prebuilt wheel)'}; CPU features: " \
            + (", ".join(feats) or "none reported")
     if not native and host_has_avx512(cpuinfo):
-        line += " (this CPU has AVX-512: a native build is faster, see README)"
+        line += " (this CPU also has AVX-512, which this build does not use)"
     return line
