@@ -47,15 +47,13 @@ def main() -> None:
     ap.add_argument("--per-kind", type=int, default=3)
     ap.add_argument("--kinds", default=",".join(SOURCES))
     ap.add_argument("--max-tokens", type=int, default=256)
-    ap.add_argument("--draft-max", type=int, default=0, help="tokens drafted per n-gram match (0: llama.cpp's 48)")
     args = ap.parse_args()
 
     from mastune.llm.embedded import EngineSpec, get_engine
     from mastune.models.pull import pull
 
     path = str(pull(args.model))
-    engines = {mode: get_engine(EngineSpec(path, 1, 4096, speculative=mode, draft_max=args.draft_max if mode else 0))
-               for mode in ("", "ngram")}
+    engines = {mode: get_engine(EngineSpec(path, 1, 4096, speculative=mode)) for mode in ("", "ngram")}
     stats: dict[str, dict] = defaultdict(lambda: {"": [0, 0.0], "ngram": [0, 0.0], "draft": [0, 0], "same": True, "n": 0})
     for kind in args.kinds.split(","):
         for call in replay_calls(kind, args.per_kind):
@@ -76,8 +74,7 @@ def main() -> None:
                                   "draft_n": t.get("draft_n", 0), "accepted": t.get("draft_n_accepted", 0)}), flush=True)
             stats[kind]["same"] &= texts[""] == texts["ngram"]
             stats[kind]["n"] += 1
-    print(f"\nmodel {args.model}, greedy, max_tokens <= {args.max_tokens}, draft max {args.draft_max or 48}, "
-          "replayed from benchmarks/results traces")
+    print(f"\nmodel {args.model}, greedy, max_tokens <= {args.max_tokens}, replayed from benchmarks/results traces")
     print("| call kind | calls | plain tok/s | ngram tok/s | speed-up | drafts accepted | outputs identical |")
     print("|---|---|---|---|---|---|---|")
     for kind, s in stats.items():

@@ -33,7 +33,6 @@ class EngineSpec:
     n_threads: int = 0  # 0 = all cores
     verbose: bool = False
     speculative: str = ""  # one of SPECULATIVE
-    draft_max: int = 0  # ngram: tokens drafted per match (0 = llama.cpp's default, 48)
 
 
 class Engine:
@@ -57,8 +56,6 @@ class Engine:
         p.log_json = False
         if spec.speculative == "ngram":
             p.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
-            if spec.draft_max:
-                p.speculative.ngram_simple.size_m = spec.draft_max
         try:
             self.server = xllamacpp.Server(p)
         except Exception as e:
