@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..errors import ContextOverflow, LLMError, ModelUnavailable
+from ..errors import ConfigError, ContextOverflow, LLMError, ModelUnavailable
 from .lm import LM, RawCompletion
+from .slots import SlotRouter, prompt_key
 from .types import Price
+
+# Engine-level speculative decoding (llama.cpp disables per-request speculative
+# settings). "ngram": prompt-lookup drafts, which keep greedy outputs identical.
+SPECULATIVE = ("", "ngram")
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class EngineSpec:
     ctx_per_slot: int = 4096
     n_threads: int = 0  # 0 = all cores
     verbose: bool = False
+    speculative: str = ""  # one of SPECULATIVE
 
 
 class Engine:
@@ -48,15 +54,31 @@ class Engine:
         p.cpuparams_batch.n_threads = threads
         p.verbosity = 3 if spec.verbose else -1  # llama.cpp is very chatty otherwise
         p.log_json = False
+        if spec.speculative == "ngram":
+            p.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
         try:
             self.server = xllamacpp.Server(p)
         except Exception as e:
             raise ModelUnavailable(f"llama.cpp could not load {spec.path}: {e}") from e
         self.spec = spec
         self.pool = ThreadPoolExecutor(max_workers=spec.n_parallel, thread_name_prefix="mastune-engine")
+        self.router = SlotRouter(spec.n_parallel)
 
-    def complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.server.handle_chat_completions(request)
+    def complete(self, request: dict[str, Any], route: bool = True) -> dict[str, Any]:
+        """One chat request; `route` sends it to the idle slot holding the longest shared prefix."""
+        if not route or "id_slot" in request:
+            return self.server.handle_chat_completions(request)
+        key = prompt_key(request.get("messages", ()))
+        slot = self.router.acquire(key)
+        if slot is None:
+            return self.server.handle_chat_completions(request)
+        held = ""
+        try:
+            resp = self.server.handle_chat_completions({**request, "id_slot": slot, "cache_prompt": True})
+            held = "" if "error" in resp else key
+            return resp
+        finally:
+            self.router.release(slot, held)
 
     @property
     def http_address(self) -> str:
@@ -91,6 +113,8 @@ class EmbeddedLM(LM):
         n_parallel: int = 4,
         ctx_per_slot: int = 4096,
         n_threads: int = 0,
+        route_slots: bool = True,
+        speculative: str = "",
         price: Price = Price(),
         profile: str = "",
         **kw: Any,
@@ -101,6 +125,10 @@ class EmbeddedLM(LM):
         self.n_parallel = n_parallel
         self.ctx_per_slot = ctx_per_slot
         self.n_threads = n_threads
+        if speculative not in SPECULATIVE:
+            raise ConfigError(f"model {name!r}: speculative must be one of {SPECULATIVE!r} ('' = off), got {speculative!r}")
+        self.route_slots = route_slots  # prefix-aware slot routing (see llm/slots.py)
+        self.speculative = speculative
         self._path: str | None = None
 
     def gguf_path(self) -> str:
@@ -117,7 +145,8 @@ class EmbeddedLM(LM):
 
     def engine(self) -> Engine:
         spec = EngineSpec(
-            self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose
+            self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose,
+            self.speculative,
         )
         return get_engine(spec)
 
@@ -125,7 +154,7 @@ class EmbeddedLM(LM):
         loop = asyncio.get_running_loop()
         engine = await loop.run_in_executor(None, self.engine)  # first use may pull + load
         try:
-            resp = await loop.run_in_executor(engine.pool, engine.complete, request)
+            resp = await loop.run_in_executor(engine.pool, engine.complete, request, self.route_slots)
         except Exception as e:
             raise LLMError(f"llama.cpp failed on model {self.name!r}: {e}") from e
         return parse_response(resp, self.name, self.ctx_per_slot)
@@ -142,11 +171,18 @@ def parse_response(resp: dict[str, Any], name: str, ctx_per_slot: int) -> RawCom
         raise LLMError(f"model {name!r}: {err.get('message', err)}")
     choice = resp["choices"][0]
     usage = resp.get("usage", {})
+    timings = resp.get("timings") or {}
     extra = {"logprobs": choice["logprobs"]} if choice.get("logprobs") else {}
+    if "draft_n" in timings:  # speculative decoding on: how many drafted tokens were accepted
+        extra["draft"] = {"n": int(timings["draft_n"]), "accepted": int(timings.get("draft_n_accepted", 0))}
+    prompt_tokens = int(usage.get("prompt_tokens", 0))
+    # timings.prompt_n = prompt tokens evaluated now, cache_n = reused from the slot's KV cache
     return RawCompletion(
         text=choice["message"].get("content") or "",
-        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        prompt_tokens=prompt_tokens,
         completion_tokens=int(usage.get("completion_tokens", 0)),
         finish_reason=choice.get("finish_reason") or "stop",
         extra=extra,
+        prompt_evaluated=int(timings.get("prompt_n", prompt_tokens)),
+        prompt_cached=int(timings.get("cache_n", 0)),
     )

@@ -54,6 +54,8 @@ class ModelConfig(BaseModel):
     n_parallel: int = 4
     ctx_per_slot: int = 4096
     n_threads: int = 0  # embedded: 0 = $MASTUNE_THREADS or all cores
+    route_slots: bool = True  # embedded: send calls to the slot caching their longest prefix
+    speculative: Literal["", "ngram"] = ""  # embedded: n-gram prompt-lookup speculation (greedy-exact)
     timeout_s: float = 600.0
     max_retries: int = 2
 
@@ -109,7 +111,8 @@ class ModelConfig(BaseModel):
 
         return EmbeddedLM(
             self.name, self.model or self.name, n_parallel=self.n_parallel, ctx_per_slot=self.ctx_per_slot,
-            n_threads=self.n_threads, price=price, **common,
+            n_threads=self.n_threads, route_slots=self.route_slots, speculative=self.speculative, price=price,
+            **common,
         )
 
 
