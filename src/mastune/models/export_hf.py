@@ -11,6 +11,7 @@ chat template, a folder any transformers / peft code can use.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -65,36 +66,49 @@ def load_gguf_hf(name_or_path: str, dtype: str = "fp32"):
 
 
 def export_hf(name_or_path: str, out: str | Path, *, dtype: str = "bf16", overwrite: bool = False) -> Path:
-    """Write a transformers folder for a pool model (or GGUF path) to `out`; returns `out`.
+    """Write a transformers folder for a pool model (or GGUF path) to `out`; returns `out`."""
+    out = Path(out)
+    _check_out(out, overwrite)
+    torch_dtype(dtype)  # a bad dtype fails before the (slow) GGUF load
+    tok, loaded = load_gguf_hf(name_or_path, "fp32")
+    return save_hf(tok, loaded, out, dtype=dtype, overwrite=overwrite,
+                   source=gguf_file(name_or_path).name)
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ConfigError(f"{out} exists and is not empty; choose another --out or pass overwrite")
+
+
+def save_hf(tok, loaded, out: str | Path, *, dtype: str = "bf16", overwrite: bool = False,
+            source: str = "") -> Path:
+    """Save a GGUF-loaded (tokenizer, model) as a plain transformers folder.
 
     Written into a temporary folder beside `out` and renamed at the end, so a
     killed export never leaves a half folder that looks complete."""
     from transformers import AutoModelForCausalLM
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"{out} exists and is not empty; choose another --out or pass overwrite")
+    _check_out(out, overwrite)
     dt = torch_dtype(dtype)
-    tok, loaded = load_gguf_hf(name_or_path, dtype)
-    config = loaded.config
+    config = copy.deepcopy(loaded.config)
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # what makes save_pretrained refuse the model
     config.dtype = dt
     plain = AutoModelForCausalLM.from_config(config, dtype=dt)
-    missing, unexpected = plain.load_state_dict(loaded.state_dict(), strict=False)
+    missing, unexpected = plain.load_state_dict(loaded.state_dict(), strict=False)  # copies, casting to dt
     # Tied embeddings appear as a missing lm_head in some architectures: anything else is a real gap.
     missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
     if missing or unexpected:
         raise ModelUnavailable(f"GGUF weights do not fit the rebuilt model: missing {missing[:5]}, "
                                f"unexpected {unexpected[:5]}")
-    plain.generation_config = loaded.generation_config
+    plain.generation_config = copy.deepcopy(loaded.generation_config)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         plain.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        (tmp / "mastune_export.json").write_text(json.dumps(
-            {"source": str(gguf_file(name_or_path).name), "dtype": DTYPES[dtype]}, indent=1))
+        (tmp / "mastune_export.json").write_text(json.dumps({"source": source, "dtype": DTYPES[dtype]}, indent=1))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
