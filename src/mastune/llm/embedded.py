@@ -62,6 +62,7 @@ class Engine:
         self._blocked = False  # reloading or closing: new requests wait
         self._closed = False
         self._checked = time.monotonic()
+        self._grow_seen: float | None = None  # since when a larger share has been on offer
         self.reloads = 0  # thread-share reloads (for benchmarks and tests)
         self.budget.add(id(self))
         try:
@@ -120,10 +121,16 @@ class Engine:
     def _rethread(self, want: thread_budget.Allocation) -> None:
         """Called holding the condition. Shrink at once (drain first); grow only when idle."""
         if want.threads == self.threads:
-            self.allocation = want
+            self.allocation, self._grow_seen = want, None
             return
-        if want.threads > self.threads and self._inflight:
-            return  # growing can wait for an idle moment; a reload would stall the running requests
+        if want.threads > self.threads:
+            # Growing waits for an idle moment and a share that has lasted GROW_AFTER_S: a reload
+            # stalls running requests, and a short-lived neighbour would make it thrash.
+            now = time.monotonic()
+            self._grow_seen = self._grow_seen if self._grow_seen is not None else now
+            if self._inflight or now - self._grow_seen < thread_budget.GROW_AFTER_S:
+                return
+        self._grow_seen = None
         self._blocked = True
         try:
             while self._inflight:
@@ -135,6 +142,13 @@ class Engine:
         finally:
             self._blocked = False
             self._cv.notify_all()
+
+    def refresh(self) -> None:
+        """Re-read the budget now if idle (another engine just loaded in this process)."""
+        with self._cv:
+            if not (self._blocked or self._closed or self._inflight):
+                self._checked = time.monotonic()
+                self._rethread(self.budget.allocate(self.spec.n_threads))
 
     def close(self) -> None:
         """Wait for in-flight requests, then free the model and give its threads back to the budget."""
@@ -172,6 +186,9 @@ def get_engine(spec: EngineSpec) -> Engine:
             for old in [s for s in _engines if spec.same_engine_but_weights(s)]:
                 threading.Thread(target=_engines.pop(old).close, daemon=True).start()
             engine = _engines[spec] = Engine(spec)
+            for other in _engines.values():  # idle engines take their smaller share at once
+                if other is not engine:
+                    other.refresh()
         return engine
 
 

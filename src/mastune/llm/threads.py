@@ -15,8 +15,8 @@ each, 27 tok/s each). The budget:
 
 llama.cpp fixes an engine's thread count at load, so an engine whose share
 changes is reloaded with the new count (see `embedded.Engine`): at once when
-it must shrink (oversubscription costs far more than the reload), when idle
-when it may grow.
+it must shrink (oversubscription costs far more than the reload); when idle,
+and once the larger share has lasted GROW_AFTER_S, when it may grow.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from pathlib import Path
 from ..settings import home_dir
 
 RECHECK_S = 1.0  # how often an engine re-reads the machine-wide count (a folder scan)
+GROW_AFTER_S = 5.0  # a larger share must last this long before an engine reloads to take it
 
 
 def machine_cores() -> int:
