@@ -18,6 +18,7 @@ Serving (`AdapterSet`) works around two llama.cpp server bugs:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -57,6 +58,13 @@ def _field(reader, key: str):
 
 
 def _base_info(base_gguf: str | Path) -> tuple[str, dict[str, tuple[int, int]], int, int]:
+    """(architecture, 2-D tensor shapes in ggml order, heads, kv heads); parsed once per file version."""
+    st = os.stat(base_gguf)
+    return _base_info_cached(str(base_gguf), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _base_info_cached(base_gguf: str, size: int, mtime_ns: int):
     import gguf
 
     reader = gguf.GGUFReader(str(base_gguf))
