@@ -201,3 +201,13 @@ def test_pool_entries_on_one_base_share_one_engine(adapters, smollm_path):
     assert len({a, b, base}) == 3
     with pytest.raises(ConfigError, match="GGUF LoRA file"):
         Pool.from_dict({"models": [{"name": "x", "model": smollm_path, "adapter": "some/peft-folder"}]})
+
+
+def test_pool_rejects_adapters_where_they_cannot_be_served():
+    with pytest.raises(ConfigError, match="backend 'embedded'"):
+        Pool.from_dict({"models": [{"name": "x", "backend": "hf", "model": "m", "adapters": {"a": "a.gguf"}}]})
+    with pytest.raises(ConfigError, match="served by backends"):
+        Pool.from_dict({"models": [{"name": "x", "backend": "openai", "base_url": "http://h", "model_id": "m",
+                                    "adapter": "a.gguf"}]})
+    with pytest.raises(ConfigError, match="default adapter"):
+        EmbeddedLM("x", "smollm2-135m", adapters={"a": "a.gguf"}, adapter="b")

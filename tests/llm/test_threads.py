@@ -96,3 +96,19 @@ def test_engine_reloads_with_a_smaller_share_and_answers_the_same(smollm_path, t
     assert e1.threads == 2 and e1.reloads == 2
     e1.close()
     assert not budget.registry.registered
+
+
+def test_forked_child_does_not_inherit_the_registration(tmp_path):
+    import os
+
+    reg = ProcessRegistry(tmp_path)
+    reg.register()
+    pid = os.fork()
+    if pid == 0:  # child: not registered, and closing its copy must not free the parent's lock
+        os._exit(0 if not reg.registered else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    probe = ProcessRegistry(tmp_path / "..")  # another view of the same folder
+    probe.folder = tmp_path
+    assert probe.live() == 1  # the parent's entry is still locked
+    reg.unregister()

@@ -75,6 +75,9 @@ class ModelConfig(BaseModel):
             raise ValueError(f"model {self.name!r}: backend 'hf' needs model (HF folder or hub id) or adapter")
         if (self.adapter or self.adapters) and self.backend == "openai":
             raise ValueError(f"model {self.name!r}: adapters are served by backends 'embedded' and 'hf'")
+        if self.adapters and self.backend != "embedded":
+            raise ValueError(f"model {self.name!r}: named `adapters` are for backend 'embedded' "
+                             "(backend 'hf' takes one peft folder as `adapter`)")
         if self.backend == "embedded" and self.adapter and not (self.adapter.endswith(".gguf")
                                                                  or self.adapter in (self.adapters or {})):
             raise ValueError(f"model {self.name!r}: an embedded adapter is a GGUF LoRA file (convert a peft "

@@ -73,6 +73,15 @@ class ProcessRegistry:
         self.folder = Path(folder) if folder is not None else home_dir() / "engine-procs"
         self._own: tuple[Path, int] | None = None
         self._lock = threading.Lock()
+        # A forked child shares the parent's locked file description: it drops its copy of the
+        # fd (the parent keeps the lock) and registers as itself if it loads an engine.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        if self._own is not None:
+            os.close(self._own[1])
+            self._own = None
 
     @property
     def registered(self) -> bool:
