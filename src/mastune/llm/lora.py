@@ -13,8 +13,14 @@ Serving (`AdapterSet`) works around two llama.cpp server bugs:
   every adapter with an explicit scale: every request lists all of them, the
   chosen one at its scale and the others at 0;
 - a slot's cached prompt (KV) is reused across requests that select different
-  adapters: requests through an engine that holds adapters never reuse the
+  adapters: requests through an engine that holds adapters do not reuse the
   prompt cache (`cache_prompt: false`), and the engine's RAM prompt cache is off.
+  The xllamacpp build pinned here measured correct with reuse on (a slot's KV
+  computed under A was not reused for B: cache_n 0), so
+  `adapter_prompt_cache=True` turns reuse back on; tests/llm/test_lora.py
+  checks A/B/A in both modes, so a build with the bug fails them.
+New weights need a new engine (llama.cpp reads adapters at load only): the
+engine key holds each adapter's file digest, so a rewritten file is a new load.
 """
 from __future__ import annotations
 
@@ -109,7 +115,8 @@ def _load_peft(adapter: str | Path | Mapping[str, Any], lora_alpha: float | None
 
 def peft_to_gguf(adapter: str | Path | Mapping[str, Any], base_gguf: str | Path, out_path: str | Path, *,
                  lora_alpha: float | None = None, use_rslora: bool = False) -> Path:
-    """Convert a peft LoRA (folder, or a state dict + lora_alpha) for `base_gguf` into a GGUF adapter.
+    """Convert a peft LoRA (folder, or a state dict + lora_alpha) for `base_gguf` (a .gguf path or a
+    pool model name) into a GGUF adapter.
 
     Checked against the base: every adapted tensor must exist there with the
     same shape. Written atomically (a reader never sees half a file)."""
@@ -117,6 +124,10 @@ def peft_to_gguf(adapter: str | Path | Mapping[str, Any], base_gguf: str | Path,
     import numpy as np
 
     tensors, alpha, rslora = _load_peft(adapter, lora_alpha, use_rslora)
+    if not Path(base_gguf).is_file():  # a pool model name
+        from ..models.export_hf import gguf_file
+
+        base_gguf = gguf_file(str(base_gguf))
     arch, shapes, n_head, n_head_kv = _base_info(base_gguf)
     pairs: dict[str, dict[str, Any]] = {}
     for key, value in tensors.items():
