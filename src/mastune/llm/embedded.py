@@ -116,6 +116,8 @@ class Engine:
             if now - self._checked >= thread_budget.RECHECK_S:
                 self._checked = now
                 self._rethread(self.budget.allocate(self.spec.n_threads))
+            if self.server is None:  # a reload failed earlier: try again (raises a typed error)
+                self.server = self._load(self.threads)
             self._inflight += 1
 
     def _rethread(self, want: thread_budget.Allocation) -> None:
