@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError, MastuneError
@@ -15,8 +16,9 @@ from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paire
 from ..eval.runner import EvalConfig, evaluate
 from ..eval.solvers import build_solver
 from ..llm.pool import Pool
+from ..redact import redact
 from ..tasks.datasets import get_task
-from ..tasks.splits import sample_examples, split_examples, split_manifest
+from ..tasks.splits import normalize_split, sample_examples, split_examples, split_manifest
 from .common import cli_settings, console, err_console
 
 
@@ -60,8 +62,7 @@ def eval_command(
         save_traces=save_traces,
     )
     try:
-        if sample is not None and limit is not None:  # flags alone decide: fail before loading anything
-            raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
+        _check_flags(split, limit, sample, concurrency)  # flags alone decide: fail before loading anything
         the_pool = Pool.load(pool)
         full = get_task(task, path=data_path)
         # One load: the split is derived from it exactly as get_task(split=...) would.
@@ -76,15 +77,33 @@ def eval_command(
         with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
             summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest, progress=hook))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     console.print(
         f"{system} on {task}/{split}: {summary.correct}/{summary.n} correct ({100 * summary.accuracy:.1f}%), "
         f"unparsed {summary.unparsed}, errors {summary.errors}, cost ${summary.cost:.6f}, "
         f"resumed {summary.skipped} -> {out}"
     )
-    if summary.errors:
-        err_console.print(f"[yellow]{summary.errors} item(s) failed; re-run the same command to retry them[/]")
+    if summary.unfixable:
+        err_console.print(f"[yellow]{summary.unfixable} item(s) cannot succeed: longer than the model's context "
+                          "(ContextOverflow); a re-run will fail the same way: use a model with a larger context "
+                          "or leave them out[/]")
+    if summary.errors > summary.unfixable:
+        err_console.print(f"[yellow]{summary.errors - summary.unfixable} item(s) failed; re-run the same command "
+                          "to retry them[/]")
+
+
+def _check_flags(split: str, limit: int | None, sample: int | None, concurrency: int) -> None:
+    if sample is not None and limit is not None:
+        raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
+    if split not in ("all", None):
+        try:
+            normalize_split(split)
+        except ValueError as e:
+            raise ConfigError(f"--split: {e}") from None
+    for flag, value, least in (("--limit", limit, 0), ("--sample", sample, 0), ("--concurrency", concurrency, 1)):
+        if value is not None and value < least:
+            raise ConfigError(f"{flag} must be at least {least}, got {value}")
 
 
 class _progress:
@@ -136,7 +155,7 @@ def report_command(
     try:
         summaries = [summarize(r) for r in runs]
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     comparisons = [paired(summaries[0], s) for s in summaries[1:]]
     table = Table(title="runs")

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import MastuneError
 from ..llm.pool import Pool
+from ..redact import redact
 from ..llm.usage import track_usage
 from .common import cli_settings, console, err_console, usage_table
 
@@ -44,7 +46,7 @@ def run(
                                       config=str(config) if config else None, options=options)
                 record = asyncio.run(_system(solver, question, task_type, trace))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     if as_json:
         print(json.dumps(record, ensure_ascii=False))

@@ -5,7 +5,8 @@
 
 Running the same command again skips finished items and redoes errored ones;
 a changed config in the same folder is refused rather than mixed in, and so
-is a second process writing to the same folder at the same time.
+are items whose content changed (each record carries a hash of its item) and
+a second process writing to the same folder at the same time.
 """
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from ..errors import ConfigError, MastuneError
+from ..errors import ConfigError, ContextOverflow, MastuneError
 from ..io import writer_lock
 from ..llm.usage import track_usage
+from ..redact import redact
 from ..tasks.base import Example
 from ..tasks.grade import agrade
 from .meta import prompts_fingerprint, run_metadata
-from .results import ResultsFile
+from .results import ResultsFile, item_sha
 
 # Fields that must match for a resumed run to be the same experiment.
 IDENTITY_FIELDS = ("system", "model", "config", "config_sha", "task", "split", "seed", "sample", "data_path",
@@ -58,6 +60,7 @@ class EvalSummary:
     correct: int = 0
     unparsed: int = 0
     errors: int = 0
+    unfixable: int = 0  # errors a re-run cannot fix (the item does not fit the model's context)
     cost: float = 0.0
     skipped: int = 0  # finished in an earlier run
 
@@ -97,9 +100,22 @@ def _check_resume(out: Path, cfg: EvalConfig, fingerprint: dict[str, str] | None
                           "mix two experiments: use another --out folder or restore the prompts")
 
 
+def _check_items(out: Path, examples: Sequence[Example], done: dict[str, dict[str, Any]]) -> None:
+    """Finished records must answer the items as they are now (records from before item hashes: unchecked)."""
+    changed = [ex.id for ex in examples
+               if ex.id in done and done[ex.id].get("item_sha") not in (None, item_sha(ex))]
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise ConfigError(
+            f"{out}: item {changed[0]}{more} changed since it was answered (its question, gold answer or tests "
+            "differ from the ones recorded; was the data file edited?). Resuming would keep old answers for new "
+            "questions: use another --out folder, or restore the data")
+
+
 def _record(ex: Example, result: Any, grade: Any, wall: float) -> dict[str, Any]:
     return {
         "id": ex.id,
+        "item_sha": item_sha(ex),
         "status": "ok",
         "correct": grade.correct,
         "parsed": grade.parsed,
@@ -123,6 +139,8 @@ async def evaluate(
     split_manifest: dict[str, Any] | None = None,
     progress: ProgressHook | None = None,
 ) -> EvalSummary:
+    if cfg.concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1 (items in flight), got {cfg.concurrency}")
     out = Path(cfg.out)
     with writer_lock(out):  # creates the folder
         return await _evaluate(cfg, solver, examples, out, pool, split_manifest, progress)
@@ -134,6 +152,7 @@ async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example]
     _check_resume(out, cfg, fingerprint)
     results = ResultsFile(out / "results.jsonl")
     done = {i: r for i, r in results.latest().items() if r.get("status") == "ok"}
+    _check_items(out, examples, done)
     if not (out / "meta.json").exists():
         meta = {**run_metadata(asdict(cfg), pool, split_manifest or {}), "solver": fingerprint}
         (out / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -151,7 +170,7 @@ async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example]
     if cfg.save_traces:
         (out / "traces").mkdir(exist_ok=True)
 
-    sem = asyncio.Semaphore(max(1, cfg.concurrency))
+    sem = asyncio.Semaphore(cfg.concurrency)
 
     async def one(ex: Example) -> None:
         async with sem:
@@ -161,12 +180,16 @@ async def _evaluate(cfg: EvalConfig, solver: Solver, examples: Sequence[Example]
                     result = await solver.run(ex.question, ex.family)
                     grade = await agrade(ex, result.answer_text)
                 except MastuneError as e:
-                    # A failure is recorded as such, never scored as a wrong answer.
-                    rec = {"id": ex.id, "status": "error", "error": f"{type(e).__name__}: {e}",
+                    # A failure is recorded as such, never scored as a wrong answer. An item too long for
+                    # the context fails the same way every time: marked so nobody is told to re-run it.
+                    retryable = not isinstance(e, ContextOverflow)
+                    rec = {"id": ex.id, "item_sha": item_sha(ex), "status": "error",
+                           "error": redact(f"{type(e).__name__}: {e}"), "retryable": retryable,
                            "usage": tracker.total.to_dict(), "calls": tracker.total.calls,
                            "wall_s": round(time.perf_counter() - start, 3)}
                     results.append(rec)
                     summary.errors += 1
+                    summary.unfixable += not retryable
                     if progress:
                         progress(summary, total)
                     return
@@ -186,7 +209,8 @@ def _count(summary: EvalSummary, rec: dict[str, Any]) -> None:
     summary.n += 1
     summary.correct += bool(rec.get("correct"))
     summary.unparsed += not rec.get("parsed", True)
-    summary.cost += rec.get("usage", {}).get("cost", 0.0)
+    usage = rec.get("usage")
+    summary.cost += usage.get("cost", 0.0) if isinstance(usage, dict) else 0.0
 
 
 def trace_path(run_dir: str | Path, item_id: str) -> Path:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from ..errors import ConfigError
 from ..io import load_yaml_file
 from ..models.registry import MODELS, resolve
+from ..redact import looks_like_env_name
 from .lm import LM
 from .types import Price
 
@@ -57,6 +58,8 @@ class ModelConfig(BaseModel):
     n_parallel: int = 4
     ctx_per_slot: int = 4096
     n_threads: int = 0  # embedded: 0 = $MASTUNE_THREADS or all cores
+    route_slots: bool = True  # embedded: send calls to the slot caching their longest prefix
+    speculative: Literal["", "ngram"] = ""  # embedded: n-gram prompt-lookup speculation (greedy-exact)
     timeout_s: float = 600.0
     max_retries: int = 2
 
@@ -69,6 +72,11 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _backend_fields(self) -> "ModelConfig":
+        if self.api_key_env is not None and not looks_like_env_name(self.api_key_env):
+            # never echo the value: it is most likely the key itself
+            raise ValueError(f"model {self.name!r}: api_key_env must be the NAME of an environment variable "
+                             "holding the key (like OPENAI_API_KEY); the value given does not look like one, so "
+                             "it is not shown. If you pasted the key there, move it into a variable and name that")
         if self.backend == "openai" and not (self.base_url and self.model_id):
             raise ValueError(f"model {self.name!r}: backend 'openai' needs base_url and model_id")
         if self.backend == "hf" and not (self.model or self.adapter):
@@ -125,7 +133,8 @@ class ModelConfig(BaseModel):
         return EmbeddedLM(
             self.name, self.model or self.name, n_parallel=self.n_parallel, ctx_per_slot=self.ctx_per_slot,
             n_threads=self.n_threads, adapters=engine_adapters or self.engine_adapters(),
-            adapter=self.default_adapter(), price=price, **common,
+            adapter=self.default_adapter(), route_slots=self.route_slots, speculative=self.speculative,
+            price=price, **common,
         )
 
 
@@ -192,7 +201,7 @@ class Pool(Mapping[str, LM]):
         """All adapters of the entries sharing cfg's base engine, so one loaded base serves them all."""
         if cfg.backend != "embedded":
             return None
-        engine = lambda c: (c.model or c.name, c.n_parallel, c.ctx_per_slot, c.n_threads)  # noqa: E731
+        engine = lambda c: (c.model or c.name, c.n_parallel, c.ctx_per_slot, c.n_threads, c.speculative)  # noqa: E731
         merged: dict[str, str] = {}
         for other in self.config.models:
             if other.backend == "embedded" and engine(other) == engine(cfg):
