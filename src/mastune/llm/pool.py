@@ -57,7 +57,7 @@ class ModelConfig(BaseModel):
     max_concurrency: int | None = None
     n_parallel: int = 4
     ctx_per_slot: int = 4096
-    n_threads: int = 0  # embedded: 0 = $MASTUNE_THREADS or all cores
+    n_threads: int = 0  # embedded: 0 = $MASTUNE_THREADS or the shared thread budget (llm/threads.py)
     route_slots: bool = True  # embedded: send calls to the slot caching their longest prefix
     speculative: Literal["", "ngram"] = ""  # embedded: n-gram prompt-lookup speculation (greedy-exact)
     timeout_s: float = 600.0
