@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError, MastuneError
 from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, summarize
 from ..eval.runner import EvalConfig, evaluate
 from ..llm.pool import Pool
-from ..rollout import LocalRunner
+from ..rollout.choose import open_runner
 from ..tasks.datasets import get_task
 from ..tasks.splits import sample_examples, split_examples, split_manifest
 from .common import cli_settings, console, err_console, system_spec
+from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 
 def eval_command(
@@ -43,6 +45,9 @@ def eval_command(
     save_traces: bool = typer.Option(False, "--save-traces", help="write every item's call trace under OUT/traces"),
     no_cache: bool = typer.Option(False, "--no-cache"),
     verbose: bool = typer.Option(False, "--verbose"),
+    runner_kind: str = RUNNER,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Evaluate a system on a benchmark split, streaming results; re-run to resume."""
     options = {
@@ -75,13 +80,14 @@ def eval_command(
         manifest.update({"source": full.source, "used_ids": [e.id for e in examples]})
         # The registry resolves the name to a kind's spec; the one runner builds and runs it.
         spec = system_spec(system, the_pool, model=model, config=config, options=options)
-        runner = LocalRunner(the_pool, concurrency)
-        runner.system(spec)  # built before any call: a bad config or checkpoint fails here
-        with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
-            summary = asyncio.run(evaluate(cfg, spec, examples, pool=the_pool, split_manifest=manifest, progress=hook,
-                                           runner=runner))
+        with open_runner(runner_kind, the_pool, concurrency=concurrency, address=ray_address,
+                         workers=workers) as runner:
+            runner.system(spec)  # built before any call: a bad config or checkpoint fails here
+            with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
+                summary = asyncio.run(evaluate(cfg, spec, examples, pool=the_pool, split_manifest=manifest,
+                                               progress=hook, runner=runner))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(str(e))}")  # an install hint like mastune[ray] is not markup
         raise typer.Exit(1)
     console.print(
         f"{system} on {task}/{split}: {summary.correct}/{summary.n} correct ({100 * summary.accuracy:.1f}%), "

@@ -31,6 +31,16 @@ class NodeError(MastuneError):
         role = f" (role {node.role})" if node.role else ""
         super().__init__(f"node {node.id!r}{role} failed: {type(cause).__name__}: {cause}")
 
+    def __reduce__(self) -> tuple:  # picklable: a worker process (Ray) sends failures back
+        return _node_error, (self.args[0], self.node_id, self.cause, self.trace)
+
+
+def _node_error(message: str, node_id: str, cause: BaseException, trace: Any) -> NodeError:
+    e = NodeError.__new__(NodeError)
+    MastuneError.__init__(e, message)
+    e.node_id, e.cause, e.trace = node_id, cause, trace
+    return e
+
 
 @dataclass
 class NodeRun:
