@@ -218,3 +218,76 @@ async def test_eval_on_the_embedded_engine_with_two_workers(ray_cluster, smollm_
     assert sorted(r["id"] for r in recs) == [f"t/{i}" for i in range(4)]
     assert all(r["status"] == "ok" and r["reply"] and r["calls"] == 1 for r in recs), recs
     assert summary.n == 4 and all(r["usage"]["completion_tokens"] > 0 for r in recs)
+
+
+# ---- the same runner under `traces generate` and HieraMAS training
+
+TEAM = [  # one scripted model answering per role (read from the role's system prompt)
+    {"contains": "leader of a group of experts", "reply": "1. A mathematician specialised in algebra."},
+    {"contains": "review other experts", "reply": "Looks right. [Agree]"},
+    {"contains": "experienced evaluator", "reply": "Correctness: 1\nAdvice: none\nRecruiting suggestion: none"},
+    {"contains": "double 3", "reply": "The sum is \\boxed{-1}"},  # wrong: not kept
+    {"contains": "solve the task together", "reply": "The sum is \\boxed{4}"},
+]
+
+
+def test_traces_generate_on_ray_keeps_what_the_local_runner_keeps(ray_cluster, tmp_path):
+    pool_file = tmp_path / "team.json"
+    pool_file.write_text(json.dumps({"models": [{"name": "m", "backend": "fake", "fake": {"rules": TEAM}}]}))
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"question": f"double {i}", "answer": "#### 4"}) + "\n" for i in range(4)))
+    base = ["traces", "generate", "--task", "gsm8k", "--data-path", str(data), "--split", "all", "--pool",
+            str(pool_file), "--model", "m", "--no-ceo", "--max-turn", "1", "--no-cache"]
+    kept = {}
+    for kind in ("local", "ray"):
+        extra = ["--runner", "ray", "--ray-address", ray_cluster, "--workers", "2"] if kind == "ray" else []
+        r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / kind), *extra])
+        assert r.exit_code == 0, r.output
+        latest = ResultsFile(tmp_path / kind / "traces.jsonl").latest()
+        assert sorted(latest) == [f"gsm8k/{i}" for i in range(4)] and all(v["status"] == "ok" for v in latest.values())
+        kept[kind] = {i: (v["filters"], v["grade"], [c["output"] for c in v["trace"]["calls"]])
+                      for i, v in latest.items()}
+    assert kept["ray"] == kept["local"]
+    assert [i for i, (f, _, _) in kept["ray"].items() if not f["kept"]] == ["gsm8k/3"]
+
+
+def add_examples(n: int, start: int = 0) -> list[Example]:
+    pairs = [(3 + 7 * i, 11 + 5 * i) for i in range(start, start + n)]
+    return [Example(f"add/{i}", f"What is {a} + {b}?", str(a + b), "math") for i, (a, b) in zip(range(start, start + n), pairs)]
+
+
+def adding_pool(questions: list[Example]) -> dict:
+    """HieraMAS's scripted pool as config: good (right, cheap), wrong (off by one, cheaper), pricey (right, 100x)."""
+    def entry(name, offset, price):
+        rules = [{"contains": ex.question, "reply": f"Adding up gives \\boxed{{{int(ex.answer) + offset}}}."}
+                 for ex in questions]
+        return {"name": name, "backend": "fake", "fake": {"rules": rules}, "price": {"input": price, "output": price},
+                "profile": f"scripted model {name}"}
+    return {"models": [entry("good", 0, 1.0), entry("wrong", 1, 0.5), entry("pricey", 0, 100.0)]}
+
+
+async def test_hieramas_training_on_ray_follows_the_local_trajectory(ray_cluster, tmp_path):
+    pytest.importorskip("torch")
+    from mastune.optim.hieramas import HashEmbedder, RewardConfig, SelectorConfig, TrainConfig, train_stage1
+    from mastune.optim.hieramas.episode import RuntimeOptions
+    from mastune.rollout.ray_runner import RayRunner
+
+    train, val = add_examples(6), add_examples(2, start=100)
+    pool_cfg = adding_pool(train + val)
+    cfg = TrainConfig(task="gsm8k", embedder="hash-64", iterations=3, batch_size=3, lr=0.01, temp_start=2.0,
+                      temp_end=0.5, val_every=3, n_dags=4, concurrency=4, runtime=RuntimeOptions(decision_model="good"),
+                      reward=RewardConfig(ref_tokens=1000), selector=SelectorConfig(allow_skip=False))
+    local = await train_stage1(cfg, Pool.from_dict(pool_cfg), train, val, tmp_path / "local",
+                               embedder=HashEmbedder(64), progress=False)
+    with RayRunner(pool_cfg, workers=2, concurrency=2, cpus_per_worker=0.5) as runner:
+        remote = await train_stage1(cfg, Pool.from_dict(pool_cfg), train, val, tmp_path / "ray",
+                                    embedder=HashEmbedder(64), progress=False, runner=runner)
+        # The iterations' jobs carried their version: the last batch (3 jobs on 4 slots, 2 per worker)
+        # reached both workers, so both now refuse iteration 0's jobs and accept iteration 2's.
+        spec = resolve_spec("cot", model="good", pool=pool_cfg)
+        stale = await runner.map([Job(spec, train[0], None, 0) for _ in range(4)])
+        current = await runner.map([Job(spec, train[0], None, 2) for _ in range(4)])
+    assert all(isinstance(o.error, StaleVersion) for o in stale) and all(o.ok for o in current)
+    strip = lambda log: [{k: v for k, v in r.items() if k != "time_s"} for r in log]  # noqa: E731
+    assert strip(remote.log) == strip(local.log) and len(remote.log) == 3
+    assert remote.best == local.best and remote.best["n"] == 2

@@ -17,7 +17,8 @@ Responder = Callable[[list[Message], dict[str, Any]], str]
 
 
 class ScriptedReplies:
-    """Replies by rule: the first rule whose `contains` is in the last message wins, else `reply`.
+    """Replies by rule: the first rule whose `contains` is in the conversation (any message, e.g. a
+    role's system prompt or the question) wins, else `reply`.
     A rule with `error` instead of `reply` fails the call with that message (an LLMError).
 
         fake: {reply: "I do not know", latency_s: 0.1,
@@ -32,8 +33,8 @@ class ScriptedReplies:
             raise ConfigError(f"fake rules need `contains` and one of `reply` / `error`: {bad}")
 
     def __call__(self, messages: list[Message], request: dict[str, Any]) -> str:
-        last = messages[-1]["content"] if messages else ""
-        rule = next((r for r in self.rules if r["contains"] in last), {"reply": self.reply})
+        text = "\n".join(m["content"] for m in messages)
+        rule = next((r for r in self.rules if r["contains"] in text), {"reply": self.reply})
         if "error" in rule:
             raise LLMError(rule["error"])
         return rule["reply"]
