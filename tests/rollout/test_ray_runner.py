@@ -169,7 +169,8 @@ def test_remote_concurrency_limits_are_shared_by_the_workers():
     assert [m["max_concurrency"] for m in share_limits(pool, 64)["models"]][:2] == [1, 1]
 
 
-async def test_a_worker_reloads_a_newer_version_and_refuses_an_older_one(tmp_path):
+async def test_a_worker_reloads_a_newer_version_and_refuses_an_older_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASTUNE_THREADS", "1")  # a Worker sets it for its process: restored after the test
     pool = fake_pool()
     worker = Worker(pool, workers=1, threads=1)
     spec = resolve_spec("cot", model="m", pool=pool)
@@ -291,3 +292,19 @@ async def test_hieramas_training_on_ray_follows_the_local_trajectory(ray_cluster
     strip = lambda log: [{k: v for k, v in r.items() if k != "time_s"} for r in log]  # noqa: E731
     assert strip(remote.log) == strip(local.log) and len(remote.log) == 3
     assert remote.best == local.best and remote.best["n"] == 2
+
+
+@pytest.mark.parametrize("command", [["eval"], ["traces", "generate"], ["train", "hieramas"]], ids=" ".join)
+def test_each_rollout_command_offers_the_runner_flags(command):
+    r = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert all(flag in r.output for flag in ("--runner", "--ray-address", "--workers"))
+
+
+def test_ray_flags_without_the_ray_runner_or_an_unknown_runner_are_refused(tmp_path):
+    args = cli_args(tmp_path, "auto", 0.0, 2)
+    local = [a for a in args if a not in ("ray", "--runner")]  # --ray-address/--workers stay, --runner is local
+    r = CliRunner().invoke(app, local)
+    assert r.exit_code == 1 and "options of --runner ray" in r.output
+    r = CliRunner().invoke(app, [*args[: args.index("--runner")], "--runner", "dask"])
+    assert r.exit_code == 1 and "unknown runner 'dask'" in r.output

@@ -177,7 +177,10 @@ class Worker:
             fp = getattr(system, "fingerprint", None)
             return pickle.dumps({"name": getattr(system, "name", spec.kind), "fingerprint": fp() if callable(fp) else None})
         except MastuneError as e:
-            return pickle.dumps({"error": e})
+            try:
+                return pickle.dumps({"error": pickle.loads(pickle.dumps(e))})
+            except Exception:
+                return pickle.dumps({"error": MastuneError(f"{type(e).__name__}: {e}")})
 
     async def run(self, job: Job, env: RunEnv) -> bytes:
         try:
