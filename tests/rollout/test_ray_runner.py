@@ -7,7 +7,6 @@ resumes. Without Ray, `--runner ray` says how to install it.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -253,8 +252,11 @@ def test_traces_generate_on_ray_keeps_what_the_local_runner_keeps(ray_cluster, t
 
 
 def add_examples(n: int, start: int = 0) -> list[Example]:
-    pairs = [(3 + 7 * i, 11 + 5 * i) for i in range(start, start + n)]
-    return [Example(f"add/{i}", f"What is {a} + {b}?", str(a + b), "math") for i, (a, b) in zip(range(start, start + n), pairs)]
+    out = []
+    for i in range(start, start + n):  # the questions of tests/optim/hieramas/fakes.py
+        a, b = 3 + 7 * i, 11 + 5 * i
+        out.append(Example(f"add/{i}", f"What is {a} + {b}?", str(a + b), "math"))
+    return out
 
 
 def adding_pool(questions: list[Example]) -> dict:

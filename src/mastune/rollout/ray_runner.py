@@ -175,7 +175,8 @@ class Worker:
         try:
             system = self.system(spec)
             fp = getattr(system, "fingerprint", None)
-            return pickle.dumps({"name": getattr(system, "name", spec.kind), "fingerprint": fp() if callable(fp) else None})
+            name = getattr(system, "name", spec.kind)
+            return pickle.dumps({"name": name, "fingerprint": fp() if callable(fp) else None})
         except MastuneError as e:
             try:
                 return pickle.dumps({"error": pickle.loads(pickle.dumps(e))})
