@@ -19,4 +19,7 @@ def test_latest_record_of_an_id_wins(tmp_path):
     f.append({"id": "b", "status": "ok"})
     f.append({"id": "a", "status": "ok"})
     assert {k: v["status"] for k, v in f.latest().items()} == {"a": "ok", "b": "ok"}
-    assert JsonlFile is ResultsFile and read_jsonl(tmp_path / "missing.jsonl") == []
+    assert issubclass(ResultsFile, JsonlFile) and read_jsonl(tmp_path / "missing.jsonl") == []
+    with open(f.path, "a") as out:
+        out.write("[1, 2]\n{\"no_id\": 1}\n")  # not records of an item
+    assert len(f.latest()) == 2 and f.bad_lines == 2

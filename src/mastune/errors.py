@@ -23,3 +23,7 @@ class LLMTimeout(MastuneError):
 
 class LLMError(MastuneError):
     """Any other failure of an LLM backend."""
+
+
+class DataError(MastuneError):
+    """A data file exists but cannot be used as it is (bad JSON, a row without its fields)."""

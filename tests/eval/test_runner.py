@@ -137,3 +137,75 @@ async def test_resume_with_retrained_weights_is_refused(tmp_path):
 async def test_untrained_solvers_record_no_weights(tmp_path):
     await evaluate(cfg(tmp_path), ScriptedSolver(), examples(1))
     assert json.loads((tmp_path / "run" / "meta.json").read_text())["solver"] is None
+
+
+# ---------------------------------------------------------------- issue 15: content identity, hostile files
+
+
+async def test_resume_refuses_items_whose_content_changed(tmp_path):
+    from mastune.tasks.datasets import load_task
+
+    data = tmp_path / "data.jsonl"
+    rows = [{"question": f"double {i}", "answer": f"#### {2 * i}"} for i in range(3)]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    await evaluate(cfg(tmp_path, data_path=str(data)), ScriptedSolver(), load_task("gsm8k", path=data))
+    rows[1] = {"question": "double 8", "answer": "#### 16"}  # same row position, a new question
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    solver = ScriptedSolver()
+    with pytest.raises(ConfigError, match=r"gsm8k/1.*changed since it was answered") as info:
+        await evaluate(cfg(tmp_path, data_path=str(data)), solver, load_task("gsm8k", path=data))
+    assert "another --out" in str(info.value) and solver.seen == []
+
+
+async def test_results_record_a_hash_of_each_item(tmp_path):
+    await evaluate(cfg(tmp_path), ScriptedSolver(), examples(2))
+    recs = list(ResultsFile(tmp_path / "run" / "results.jsonl").records())
+    assert all(len(r["item_sha"]) == 16 for r in recs) and recs[0]["item_sha"] != recs[1]["item_sha"]
+
+
+async def test_records_that_are_not_objects_do_not_crash_resume_or_report(tmp_path):
+    from mastune.eval import summarize
+
+    await evaluate(cfg(tmp_path), ScriptedSolver(), examples(2))
+    path = tmp_path / "run" / "results.jsonl"
+    with open(path, "a") as f:
+        f.write('[1, 2]\n"text"\n42\nnull\n{"no_id": true}\n{"id": "t/9", "status": "ok"}\n')
+    solver = ScriptedSolver()
+    s = await evaluate(cfg(tmp_path), solver, examples(3))
+    assert solver.seen == ["double 2"] and (s.n, s.skipped) == (3, 2)
+    assert summarize(tmp_path / "run").n == 4  # 3 items + the bare t/9 record, no crash on its missing fields
+    rf = ResultsFile(path)
+    rf.latest()
+    assert rf.bad_lines == 5
+
+
+async def test_concurrency_below_one_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="concurrency"):
+        await evaluate(cfg(tmp_path, concurrency=0), ScriptedSolver(), examples(1))
+
+
+class OverflowSolver(ScriptedSolver):
+    async def run(self, question, family):
+        from mastune.errors import ContextOverflow
+
+        if len(question) > 1000:
+            raise ContextOverflow("the request needs 50000 tokens; the context holds 4096")
+        return await super().run(question, family)
+
+
+async def test_an_item_that_cannot_fit_is_counted_as_unfixable(tmp_path):
+    exs = examples(2) + [Example("t/big", "double " + "9" * 200_000, "0", "math")]
+    s = await evaluate(cfg(tmp_path), OverflowSolver(), exs)
+    assert (s.errors, s.unfixable) == (1, 1)
+    rec = ResultsFile(tmp_path / "run" / "results.jsonl").latest()["t/big"]
+    assert rec["status"] == "error" and rec["retryable"] is False
+
+
+def test_item_sha_follows_graded_content_only():
+    from mastune.jsonl import item_sha
+
+    base = Example("c/1", "write f", "def f(): ...", "code", {"plus_input": [[1]], "subject": "x"})
+    assert item_sha(base) == item_sha(Example("c/1", "write f", "def f(): ...", "code",
+                                              {"plus_input": [[1]], "subject": "y"}))
+    assert item_sha(base) != item_sha(Example("c/1", "write f", "def f(): ...", "code", {"plus_input": [[2]]}))
+    assert item_sha(base) != item_sha(Example("c/1", "write g", "def f(): ...", "code", {"plus_input": [[1]]}))

@@ -75,3 +75,17 @@ def test_long_one_line_json_is_text_not_a_path():
     t = Topology([Node(f"node-{i}" * 5) for i in range(30)])
     text = t.to_json().replace("\n", "")
     assert len(text) > 4000 and Topology.from_json(text) == t
+
+
+def test_graph_errors_pickle():  # a runner's worker sends them back with the rollout
+    import pickle
+
+    from mastune.graph.executor import NodeError
+    from mastune.graph.topology import CycleError, Node
+
+    e = CycleError(["a", "b", "a"])
+    back = pickle.loads(pickle.dumps(e))
+    assert str(back) == str(e) and back.cycle == ["a", "b", "a"]
+    n = NodeError(Node("x", prompt="cot", models=["m"]), ValueError("bad"))
+    back = pickle.loads(pickle.dumps(n))
+    assert str(back) == str(n) and back.node_id == "x" and isinstance(back.cause, ValueError)

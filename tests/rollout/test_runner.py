@@ -63,3 +63,28 @@ async def test_local_runner_builds_each_spec_once_on_its_pool():
     assert all(o.ok and o.grade.correct for o in outs) and len(lm.requests) == 3
     assert runner.system(spec) is runner.system(resolve_spec("cot", model="m"))  # same content, same system
     assert outs[0].trace.system == "cot" and outs[0].usage.calls == 1
+
+
+async def test_jobs_and_rollouts_are_plain_data_a_cluster_runner_can_ship():
+    import pickle
+
+    lm = FakeLM("m", fn=lambda messages, request: "so \\boxed{7}")
+    job = Job(resolve_spec("full", model="m"), ex(0), "r/0")
+    assert pickle.loads(pickle.dumps(job)) == job  # what a worker receives
+    out = (await LocalRunner({"m": lm}).map([job]))[0]
+    back = pickle.loads(pickle.dumps(out))  # what it sends back
+    assert back.ok and back.grade == out.grade and back.result.answer_text == out.result.answer_text
+    assert back.trace.to_dict() == out.trace.to_dict() and back.usage == out.usage
+
+
+async def test_a_failed_rollout_travels_too():
+    import pickle
+
+    def fn(messages, request):
+        raise LLMError("engine died")
+
+    out = (await LocalRunner({"m": FakeLM("m", fn=fn)}).map([Job(resolve_spec("chain", model="m"), ex(0))]))[0]
+    assert not out.ok and out.trace is not None
+    back = pickle.loads(pickle.dumps(out))
+    assert str(back.error) == str(out.error) and type(back.error) is type(out.error)
+    assert back.error.node_id == out.error.node_id and back.trace.to_dict() == out.trace.to_dict()

@@ -227,3 +227,14 @@ def test_code_last_defining_block_wins():
                                           ("The answer is: (A)", "A")])
 def test_extract_choice_separators(reply, letter):
     assert extract_choice(reply, CHOICES).value == letter
+
+
+@pytest.mark.parametrize("reply", [r"The answer is \boxed{}", r"The answer is $\boxed{ }$.", r"Answer: \boxed{}"])
+def test_an_empty_box_is_no_answer_not_a_math_verify_failure(reply):
+    # issue 15, fault 8: this was "parsed" as the text "\boxed{}" and reported as "math-verify unavailable"
+    from mastune.tasks.base import Example
+    from mastune.tasks.grade import grade
+
+    assert not extract_math(reply).parsed
+    g = grade(Example("x", "q", "5", "math"), reply)
+    assert not g.parsed and not g.correct and "math-verify" not in g.detail

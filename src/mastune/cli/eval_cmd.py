@@ -15,9 +15,11 @@ from ..errors import ConfigError, MastuneError
 from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, summarize
 from ..eval.runner import EvalConfig, evaluate
 from ..llm.pool import Pool
+from ..redact import redact
 from ..rollout.choose import open_runner
-from ..tasks.datasets import get_task
-from ..tasks.splits import sample_examples, split_examples, split_manifest
+from ..systems import build_system
+from ..tasks.selection import select_examples
+from ..tasks.splits import normalize_split
 from .common import cli_settings, console, err_console, system_spec
 from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
@@ -66,36 +68,49 @@ def eval_command(
         save_traces=save_traces,
     )
     try:
-        if sample is not None and limit is not None:  # flags alone decide: fail before loading anything
-            raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
+        _check_flags(split, limit, sample, concurrency)  # flags alone decide: fail before loading anything
         the_pool = Pool.load(pool)
-        full = get_task(task, path=data_path)
-        # One load: the split is derived from it exactly as get_task(split=...) would.
-        examples = full.examples if split in ("all", None) else split_examples(full.examples, split, seed=seed)
-        if sample is not None:
-            examples = sample_examples(examples, sample, seed=seed)
-        if limit is not None:
-            examples = examples[: max(0, limit)]
-        manifest = split_manifest(full.examples, seed=seed, task=task) if split not in ("all", None) else {}
-        manifest.update({"source": full.source, "used_ids": [e.id for e in examples]})
+        selection = select_examples(task, path=data_path, split=split, seed=seed, limit=limit, sample=sample)
+        examples, manifest = selection.examples, selection.manifest
         # The registry resolves the name to a kind's spec; the one runner builds and runs it.
         spec = system_spec(system, the_pool, model=model, config=config, options=options)
         with open_runner(runner_kind, the_pool, concurrency=concurrency, address=ray_address,
                          workers=workers) as runner:
-            runner.system(spec)  # built before any call: a bad config or checkpoint fails here
+            # Local: the system built here; ray: the spec, which each worker builds. Either way it is built
+            # before any call, so a bad config or checkpoint fails here.
+            solver = build_system(spec, the_pool) if runner_kind == "local" else spec
+            runner.system(solver)
             with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
-                summary = asyncio.run(evaluate(cfg, spec, examples, pool=the_pool, split_manifest=manifest,
+                summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest,
                                                progress=hook, runner=runner))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {escape(str(e))}")  # an install hint like mastune[ray] is not markup
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     console.print(
         f"{system} on {task}/{split}: {summary.correct}/{summary.n} correct ({100 * summary.accuracy:.1f}%), "
         f"unparsed {summary.unparsed}, errors {summary.errors}, cost ${summary.cost:.6f}, "
         f"resumed {summary.skipped} -> {out}"
     )
-    if summary.errors:
-        err_console.print(f"[yellow]{summary.errors} item(s) failed; re-run the same command to retry them[/]")
+    if summary.unfixable:
+        err_console.print(f"[yellow]{summary.unfixable} item(s) cannot succeed: longer than the model's context "
+                          "(ContextOverflow); a re-run will fail the same way: use a model with a larger context "
+                          "or leave them out[/]")
+    if summary.errors > summary.unfixable:
+        err_console.print(f"[yellow]{summary.errors - summary.unfixable} item(s) failed; re-run the same command "
+                          "to retry them[/]")
+
+
+def _check_flags(split: str, limit: int | None, sample: int | None, concurrency: int) -> None:
+    if sample is not None and limit is not None:
+        raise ConfigError("give --limit (first N) or --sample (seeded random N), not both")
+    if split not in ("all", None):
+        try:
+            normalize_split(split)
+        except ValueError as e:
+            raise ConfigError(f"--split: {e}") from None
+    for flag, value, least in (("--limit", limit, 0), ("--sample", sample, 0), ("--concurrency", concurrency, 1)):
+        if value is not None and value < least:
+            raise ConfigError(f"{flag} must be at least {least}, got {value}")
 
 
 class _progress:
@@ -147,7 +162,7 @@ def report_command(
     try:
         summaries = [summarize(r) for r in runs]
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     comparisons = [paired(summaries[0], s) for s in summaries[1:]]
     table = Table(title="runs")

@@ -38,7 +38,8 @@ def pull_model(
 ) -> None:
     """Fetch a model into the user cache and verify it (idempotent)."""
     try:
-        got = pull(name, path=path, progress=lambda msg: err_console.print(f"  {msg}"))
+        # verify=True: an explicit pull re-reads the cached bytes, not just the marker beside them
+        got = pull(name, path=path, progress=lambda msg: err_console.print(f"  {msg}"), verify=True)
     except ModelUnavailable as e:
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import MastuneError
 from ..llm.pool import Pool
+from ..redact import redact
 from ..llm.usage import track_usage
 from .common import cli_settings, console, err_console, system_spec, usage_table
 
@@ -43,7 +45,7 @@ def run(
                 spec = system_spec(system or "custom", the_pool, model=model, config=config, options=options)
                 record = asyncio.run(_system(build_system(spec, the_pool), question, task_type, trace))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
     if as_json:
         print(json.dumps(record, ensure_ascii=False))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..redact import redact_url
 
 
 def git_commit() -> dict[str, Any]:
@@ -27,14 +28,15 @@ def git_commit() -> dict[str, Any]:
 
 def model_files(pool: Any) -> dict[str, Any]:
     """Per pool model: the weights' hash (embedded) or endpoint identity (remote)."""
-    from ..models.pull import cached_path, is_present
+    from ..models.pull import verified_sha256
     from ..models.registry import resolve
 
     out: dict[str, Any] = {}
     config = getattr(pool, "config", None)
     for cfg in getattr(config, "models", []):
         if cfg.backend == "openai":
-            out[cfg.name] = {"backend": "openai", "base_url": cfg.base_url, "model_id": cfg.model_id}
+            # the endpoint identifies the model; a user:key@ in it does not belong in a run folder
+            out[cfg.name] = {"backend": "openai", "base_url": redact_url(cfg.base_url), "model_id": cfg.model_id}
             continue
         if cfg.backend == "hf":
             out[cfg.name] = {"backend": "hf", "model": cfg.model, "adapter": cfg.adapter}
@@ -44,8 +46,7 @@ def model_files(pool: Any) -> dict[str, Any]:
             continue
         builtin = resolve(cfg.model or cfg.name)
         if builtin is not None:
-            marker = cached_path(builtin).with_name(builtin.filename + ".sha256")
-            sha = marker.read_text().strip() if is_present(builtin) else builtin.sha256
+            sha = verified_sha256(builtin) or builtin.sha256
             out[cfg.name] = {"backend": "embedded", "file": builtin.filename, "sha256": sha}
         else:
             out[cfg.name] = {"backend": "embedded", "file": cfg.model}

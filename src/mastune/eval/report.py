@@ -46,7 +46,12 @@ def summarize(run_dir: str | Path) -> RunSummary:
     meta_path = run_dir / "meta.json"
     if not meta_path.exists():
         raise ConfigError(f"{run_dir} is not a run folder (no meta.json); make one with `mastune eval --out {run_dir}`")
-    cfg = json.loads(meta_path.read_text())["config"]
+    try:
+        cfg = json.loads(meta_path.read_text())["config"]
+        if not isinstance(cfg, dict):
+            raise TypeError
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ConfigError(f"{meta_path} is not a run's meta.json (no 'config' object); was it edited?") from None
     latest = ResultsFile(run_dir / "results.jsonl").latest().values()
     ok = [r for r in latest if r.get("status") == "ok"]
     errors = sum(r.get("status") == "error" for r in latest)
@@ -56,15 +61,22 @@ def summarize(run_dir: str | Path) -> RunSummary:
         model=cfg.get("model") or "(config)",
         task=cfg.get("task", "?"),
         n=len(ok),
-        correct=sum(bool(r["correct"]) for r in ok),
+        correct=sum(bool(r.get("correct")) for r in ok),
         unparsed=sum(not r.get("parsed", True) for r in ok),
         errors=errors,
-        cost=sum(r["usage"]["cost"] for r in ok),
-        tokens=sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in ok),
+        cost=sum(_usage(r, "cost") for r in ok),
+        tokens=sum(_usage(r, "prompt_tokens") + _usage(r, "completion_tokens") for r in ok),
         calls=sum(r.get("calls", 0) for r in ok),
         wall_s=sum(r.get("wall_s", 0.0) for r in ok),
-        outcomes={r["id"]: bool(r["correct"]) for r in ok},
+        outcomes={r["id"]: bool(r.get("correct")) for r in ok},
     )
+
+
+def _usage(rec: dict, key: str) -> float:
+    """A usage number of a record; hand-edited or foreign records may lack it (counted as 0)."""
+    usage = rec.get("usage")
+    v = usage.get(key, 0) if isinstance(usage, dict) else 0
+    return v if isinstance(v, (int, float)) else 0
 
 
 @dataclass

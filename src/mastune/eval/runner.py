@@ -5,7 +5,8 @@
 
 Running the same command again skips finished items and redoes errored ones;
 a changed config in the same folder is refused rather than mixed in, and so
-is a second process writing to the same folder at the same time.
+are items whose content changed (each record carries a hash of its item) and
+a second process writing to the same folder at the same time.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ContextOverflow
 from ..io import writer_lock
-from ..jsonl import ResultsFile
+from ..jsonl import ResultsFile, item_sha
+from ..redact import redact
 from ..rollout import Job, LocalRunner, Rollout, Runner
 from ..tasks.base import Example
 from .meta import prompts_fingerprint, run_metadata
@@ -51,6 +53,7 @@ class EvalSummary:
     correct: int = 0
     unparsed: int = 0
     errors: int = 0
+    unfixable: int = 0  # errors a re-run cannot fix (the item does not fit the model's context)
     cost: float = 0.0
     skipped: int = 0  # finished in an earlier run
 
@@ -90,14 +93,30 @@ def _check_resume(out: Path, cfg: EvalConfig, fingerprint: dict[str, str] | None
                           "mix two experiments: use another --out folder or restore the prompts")
 
 
+def _check_items(out: Path, examples: Sequence[Example], done: dict[str, dict[str, Any]]) -> None:
+    """Finished records must answer the items as they are now (records from before item hashes: unchecked)."""
+    changed = [ex.id for ex in examples
+               if ex.id in done and done[ex.id].get("item_sha") not in (None, item_sha(ex))]
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise ConfigError(
+            f"{out}: item {changed[0]}{more} changed since it was answered (its question, gold answer or tests "
+            "differ from the ones recorded; was the data file edited?). Resuming would keep old answers for new "
+            "questions: use another --out folder, or restore the data")
+
+
 def _record(out: Rollout) -> dict[str, Any]:
     ex, result, grade = out.example, out.result, out.grade
     if not out.ok:
-        # A failure is recorded as such, never scored as a wrong answer.
-        return {"id": ex.id, "status": "error", "error": f"{type(out.error).__name__}: {out.error}",
-                "usage": out.usage.to_dict(), "calls": out.usage.calls, "wall_s": round(out.wall_s, 3)}
+        # A failure is recorded as such, never scored as a wrong answer. An item too long for
+        # the context fails the same way every time: marked so nobody is told to re-run it.
+        e = out.error
+        return {"id": ex.id, "item_sha": item_sha(ex), "status": "error", "error": redact(f"{type(e).__name__}: {e}"),
+                "retryable": not isinstance(e, ContextOverflow), "usage": out.usage.to_dict(),
+                "calls": out.usage.calls, "wall_s": round(out.wall_s, 3)}
     return {
         "id": ex.id,
+        "item_sha": item_sha(ex),
         "status": "ok",
         "correct": grade.correct,
         "parsed": grade.parsed,
@@ -126,6 +145,8 @@ async def evaluate(
 
     The rollouts run on `runner` (default: a LocalRunner on `pool` with
     cfg.concurrency items in flight); each lands in results.jsonl as it finishes."""
+    if cfg.concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1 (items in flight), got {cfg.concurrency}")
     out = Path(cfg.out)
     runner = runner or LocalRunner(pool, cfg.concurrency)
     with writer_lock(out):  # creates the folder
@@ -139,6 +160,7 @@ async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], o
     _check_resume(out, cfg, fingerprint)
     results = ResultsFile(out / "results.jsonl")
     done = {i: r for i, r in results.latest().items() if r.get("status") == "ok"}
+    _check_items(out, examples, done)
     if not (out / "meta.json").exists():
         meta = {**run_metadata(asdict(cfg), pool, split_manifest or {}), "solver": fingerprint}
         (out / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -165,6 +187,7 @@ async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], o
             _count(summary, rec)
         else:
             summary.errors += 1
+            summary.unfixable += not rec["retryable"]
         if progress:
             progress(summary, total)
     return summary
@@ -174,7 +197,8 @@ def _count(summary: EvalSummary, rec: dict[str, Any]) -> None:
     summary.n += 1
     summary.correct += bool(rec.get("correct"))
     summary.unparsed += not rec.get("parsed", True)
-    summary.cost += rec.get("usage", {}).get("cost", 0.0)
+    usage = rec.get("usage")
+    summary.cost += usage.get("cost", 0.0) if isinstance(usage, dict) else 0.0
 
 
 def trace_path(run_dir: str | Path, item_id: str) -> Path:

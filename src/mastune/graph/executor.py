@@ -31,14 +31,14 @@ class NodeError(MastuneError):
         role = f" (role {node.role})" if node.role else ""
         super().__init__(f"node {node.id!r}{role} failed: {type(cause).__name__}: {cause}")
 
-    def __reduce__(self) -> tuple:  # picklable: a worker process (Ray) sends failures back
-        return _node_error, (self.args[0], self.node_id, self.cause, self.trace)
+    def __reduce__(self) -> tuple:
+        # A failed rollout travels back from a runner's worker: rebuild from the message, keep the fields.
+        return (_node_error, (str(self),), dict(self.__dict__))
 
 
-def _node_error(message: str, node_id: str, cause: BaseException, trace: Any) -> NodeError:
+def _node_error(message: str) -> NodeError:
     e = NodeError.__new__(NodeError)
     MastuneError.__init__(e, message)
-    e.node_id, e.cause, e.trace = node_id, cause, trace
     return e
 
 

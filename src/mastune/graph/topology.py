@@ -29,6 +29,9 @@ class CycleError(GraphError):
         self.cycle = cycle
         super().__init__("cycle: " + " -> ".join(cycle) + "; a topology must be a DAG, remove one of these edges")
 
+    def __reduce__(self) -> tuple:  # errors travel back from runners' workers: rebuild from the cycle
+        return (CycleError, (self.cycle,), dict(self.__dict__))
+
 
 @dataclass
 class Node:

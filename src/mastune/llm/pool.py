@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from ..errors import ConfigError
 from ..io import load_yaml_file
 from ..models.registry import MODELS, resolve
+from ..redact import looks_like_env_name
 from .lm import LM
 from .types import Price
 
@@ -66,6 +67,11 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _backend_fields(self) -> "ModelConfig":
+        if self.api_key_env is not None and not looks_like_env_name(self.api_key_env):
+            # never echo the value: it is most likely the key itself
+            raise ValueError(f"model {self.name!r}: api_key_env must be the NAME of an environment variable "
+                             "holding the key (like OPENAI_API_KEY); the value given does not look like one, so "
+                             "it is not shown. If you pasted the key there, move it into a variable and name that")
         if self.backend == "openai" and not (self.base_url and self.model_id):
             raise ValueError(f"model {self.name!r}: backend 'openai' needs base_url and model_id")
         if self.backend == "hf" and not (self.model or self.adapter):

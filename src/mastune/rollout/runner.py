@@ -15,6 +15,7 @@ workers (`systems.build_system`).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable, Protocol, Sequence
 
@@ -45,11 +46,13 @@ class Runner(Protocol):
 class LocalRunner:
     """Jobs in this process, at most `concurrency` at once (one semaphore for every `run` call)."""
 
+    KEEP = 256  # built systems kept for reuse
+
     def __init__(self, pool: Any = None, concurrency: int = 4) -> None:
         self.pool = pool  # None: each spec's own pool config, built once here
         self.concurrency = max(1, concurrency)
         self._sem: asyncio.Semaphore | None = None
-        self._systems: dict[str, Any] = {}
+        self._systems: OrderedDict[str, Any] = OrderedDict()  # spec key -> system, the most recent kept
         self._pools: dict[str, Any] = {}
 
     def system(self, spec_or_system: Any) -> Any:
@@ -57,8 +60,12 @@ class LocalRunner:
         if not isinstance(spec_or_system, SystemSpec):
             return spec_or_system
         key = spec_or_system.key()
-        if key not in self._systems:
+        if key in self._systems:
+            self._systems.move_to_end(key)
+        else:
             self._systems[key] = build_system(spec_or_system, self._pool(spec_or_system))
+            while len(self._systems) > self.KEEP:  # training builds a system per plan: keep memory bounded
+                self._systems.popitem(last=False)
         return self._systems[key]
 
     def _pool(self, spec: SystemSpec) -> Any:

@@ -45,6 +45,18 @@ class Example:
         return str(self.meta.get("task", ""))
 
 
+@dataclass
+class Grade:
+    """Did a reply get an example right? `parsed` False: no answer could be found
+    ("unparsed"), reported apart from a parsed but wrong answer."""
+
+    correct: bool
+    parsed: bool
+    predicted: str | None
+    method: str  # how the answer was extracted (see extract.Extracted.method), or "code"
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class Task:
     """A named benchmark: its family, examples and where they were read from."""

@@ -107,12 +107,15 @@ def extract_math(reply: str) -> Extracted:
     if not reply:
         return NONE
     boxed = last_boxed(reply)
-    if boxed is not None and boxed != "":
+    if boxed is not None and boxed.strip() != "":
         return Extracted(boxed, "boxed")
     best: tuple[int, str] | None = None
     for rx in _ANSWER_IS_RES:
         for m in rx.finditer(reply):
             val = _clean_answer_text(m.group(1))
+            inner = last_boxed(val)
+            if inner is not None and val.startswith(("\\boxed", "\\fbox")):
+                val = inner.strip()  # "the answer is \boxed{}" states an empty answer: no answer
             if val and (best is None or m.start() > best[0]):
                 best = (m.start(), val)
     if best is not None:

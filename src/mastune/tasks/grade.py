@@ -10,20 +10,13 @@ import logging
 import math
 import re
 import threading
-from dataclasses import dataclass
 from typing import Any
 
-from .base import Example
+from .base import Example, Grade
+from .code import grade_code
 from .extract import extract_choice, extract_math, normalize_number
 
-
-@dataclass
-class Grade:
-    correct: bool
-    parsed: bool
-    predicted: str | None
-    method: str  # how the answer was extracted (see extract.Extracted.method), or "code"
-    detail: str = ""
+__all__ = ["Grade", "agrade", "answers_match", "grade", "grade_math", "grade_mcq", "math_verify_equal"]
 
 
 def grade(example: Example, reply: str) -> Grade:
@@ -36,8 +29,6 @@ def grade(example: Example, reply: str) -> Grade:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            from .code import grade_code
-
             return asyncio.run(grade_code(example, reply))
         raise RuntimeError("grade() of a code task inside a running event loop: use `await agrade(...)`")
     raise ValueError(f"unknown task family {example.family!r}")
@@ -46,8 +37,6 @@ def grade(example: Example, reply: str) -> Grade:
 async def agrade(example: Example, reply: str, **code_options: Any) -> Grade:
     """Async grade: code runs in the sandbox without blocking the event loop."""
     if example.family == "code":
-        from .code import grade_code
-
         return await grade_code(example, reply, **code_options)
     return grade(example, reply)
 
@@ -80,9 +69,9 @@ def answers_match(gold: str, pred: str) -> tuple[bool, str]:
         return math.isclose(float(g), float(p), rel_tol=0.0, abs_tol=1e-6), "numeric"
     if _norm_latex(gold) == _norm_latex(pred):
         return True, "string"
-    verdict = math_verify_equal(gold, pred)
+    verdict, why = math_verify_verdict(gold, pred)
     if verdict is None:
-        return False, "string (math-verify unavailable)"
+        return False, f"string (math-verify gave no verdict: {why})"
     return verdict, "math-verify"
 
 
@@ -108,7 +97,12 @@ _MAX_VERIFY_CHARS = 400
 
 
 def math_verify_equal(gold: str, pred: str) -> bool | None:
-    """math-verify's verdict, or None when it could not run.
+    """math-verify's verdict, or None when it gave none (see `math_verify_verdict` for why)."""
+    return math_verify_verdict(gold, pred)[0]
+
+
+def math_verify_verdict(gold: str, pred: str) -> tuple[bool | None, str]:
+    """(math-verify's verdict or None, why there is none).
 
     In the main thread math-verify's own signal-based timeouts apply. In
     worker threads signals are unavailable, so timeouts are disabled and
@@ -117,20 +111,22 @@ def math_verify_equal(gold: str, pred: str) -> bool | None:
     try:
         from math_verify import parse, verify
     except ImportError:
-        return None
+        return None, "not installed"
     in_main = threading.current_thread() is threading.main_thread()
-    if len(pred) > _MAX_VERIFY_CHARS or (not in_main and (_RISKY_RE.search(pred) or _RISKY_RE.search(gold))):
-        return None
+    if len(pred) > _MAX_VERIFY_CHARS:
+        return None, f"answer longer than {_MAX_VERIFY_CHARS} characters"
+    if not in_main and (_RISKY_RE.search(pred) or _RISKY_RE.search(gold)):
+        return None, "input could hang sympy off the main thread"
     timeout = 5 if in_main else None
     _quiet_math_verify()
     try:
         g = parse(_boxed(gold), parsing_timeout=timeout)
         p = parse(_boxed(pred), parsing_timeout=timeout)
         if not g or not p:
-            return None
-        return bool(verify(g, p, timeout_seconds=timeout))
-    except Exception:  # math-verify is a heuristic checker; its failure is "no verdict"
-        return None
+            return None, "could not parse " + ("the gold answer" if not g else "the answer")
+        return bool(verify(g, p, timeout_seconds=timeout)), ""
+    except Exception as e:  # math-verify is a heuristic checker; its failure is "no verdict"
+        return None, f"{type(e).__name__}"
 
 
 def _boxed(s: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ...io import writer_lock
-from ...jsonl import ResultsFile
+from ...jsonl import ResultsFile, write_jsonl
 from ...rollout import Job, LocalRunner, Runner
 from ...systems.collab.trace import CollabTrace
 from ...tasks.base import Example
@@ -182,11 +182,7 @@ def export(in_dir: str | Path, out: str | Path | None = None, *, fmt: str = "sha
     out = Path(out) if out else in_dir / SFT_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     records = kept_records(in_dir)
-    n = 0
-    with open(out, "w", encoding="utf-8") as f, open(out.parent / M500_FILE, "w", encoding="utf-8") as g:
-        for rec in records:
-            for ex in sft_examples(rec, fmt, include_ceo=include_ceo):
-                f.write(json.dumps(ex, ensure_ascii=False) + "\n")
-                n += 1
-            g.write(json.dumps(m500_record(rec, include_ceo=include_ceo), ensure_ascii=False) + "\n")
-    return {"questions": len(records), "examples": n, "sft": str(out), "m500": str(out.parent / M500_FILE)}
+    examples = [ex for rec in records for ex in sft_examples(rec, fmt, include_ceo=include_ceo)]
+    write_jsonl(out, examples)  # whole files, written then renamed
+    write_jsonl(out.parent / M500_FILE, [m500_record(rec, include_ceo=include_ceo) for rec in records])
+    return {"questions": len(records), "examples": len(examples), "sft": str(out), "m500": str(out.parent / M500_FILE)}

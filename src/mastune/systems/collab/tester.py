@@ -2,23 +2,21 @@
 
 Tests come from the examples in the task's docstring (`>>> f(x)` / `f(x) == y`
 / `f(x) ➞ y` / `f(x) # returns y` ...), or, when there are none, from an LLM asked for assert
-statements. LLM-written code only ever runs in `tasks.sandbox` (a subprocess
-with time and memory limits and no network); here it is only parsed.
+statements. LLM-written code only ever runs in `mastune.sandbox` (a subprocess
+with time and memory limits and no network), through the same call runner the
+graders use: the sandbox returns each value as plain data and the comparison
+happens here, so the code's own prints cannot fake a result.
 """
 from __future__ import annotations
 
 import ast
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable
 
+from ...sandbox import CallOutcome, SandboxLimits, arun_calls
 from ...tasks.extract import extract_code
-from ...tasks.sandbox import SandboxLimits, arun_python
 from . import prompts
-
-MARK = "@@COLLAB-EXEC@@"
-
 
 @dataclass
 class Test:
@@ -133,68 +131,6 @@ def parse_asserts(text: str, entry: str, limit: int) -> list[Test]:
 
 # ---------------------------------------------------------------- running
 
-# Runs inside the sandbox process only.
-_HARNESS = r'''
-import io, json, signal, sys
-
-MARK = "@@COLLAB-EXEC@@"
-OUT = sys.stdout
-sys.stdout = io.StringIO()  # the code's own prints must not fake a result line
-
-
-class Timeout(BaseException):
-    pass
-
-
-def _alarm(signum, frame):
-    raise Timeout()
-
-
-signal.signal(signal.SIGALRM, _alarm)
-
-
-def limited(seconds, fn, *args):
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn(*args)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def short(e):
-    return (type(e).__name__ + (": " + str(e) if str(e) else ""))[:200]
-
-
-cfg = json.load(open("tests.json"))
-res = {"error": "", "results": []}
-ns = {"__name__": "__solution__"}
-try:
-    limited(cfg["per_test_s"], exec, compile(open("solution.py").read(), "solution.py", "exec"), ns)
-except Timeout:
-    res["error"] = "defining the solution timed out"
-except BaseException as e:
-    res["error"] = "defining the solution failed: " + short(e)
-if not res["error"]:
-    for t in cfg["tests"]:
-        ok, detail = False, ""
-        try:
-            if t["expr"] is not None:
-                got = limited(cfg["per_test_s"], eval, t["expr"], ns)
-                want = eval(t["expected"], ns)
-                ok = bool(got == want)
-                detail = "ok" if ok else "got " + repr(got)[:200]
-            else:
-                limited(cfg["per_test_s"], exec, t["source"], ns)
-                ok, detail = True, "ok"
-        except Timeout:
-            detail = "timed out"
-        except BaseException as e:
-            detail = short(e)
-        res["results"].append({"test": t["source"], "ok": ok, "detail": detail})
-OUT.write(MARK + json.dumps(res) + "\n")
-OUT.flush()
-'''
-
 TestWriter = Callable[[str, str], Awaitable[str]]  # (question, entry point) -> LLM reply with asserts
 
 
@@ -218,21 +154,52 @@ async def run_tests(
         tests, source = parse_asserts(await write_tests(question, entry), entry, max_tests), "generated"
     if not tests:
         return ExecReport("none", status="no_tests")
-    payload = {"per_test_s": max(1.0, timeout_s / 4), "tests": [asdict(t) for t in tests]}
-    result = await arun_python(
-        _HARNESS,
-        files={"solution.py": code, "tests.json": json.dumps(payload)},
-        limits=SandboxLimits(timeout_s=timeout_s, memory_mb=1024),
-    )
-    report = ExecReport(source, [t.source for t in tests], status=result.status)
-    line = next((ln for ln in reversed(result.stdout.splitlines()) if ln.startswith(MARK)), None)
-    if line is None:
-        report.error = f"the sandbox run ended with status {result.status!r} and no result" + (
-            f": {result.stderr.strip()[-300:]}" if result.stderr.strip() else "")
+    per_test = max(1.0, timeout_s / 4)
+    calls: list[dict] = []
+    for t in tests:
+        calls += [{"eval": t.expr}, {"eval": t.expected}] if t.expr is not None else [{"exec": t.source}]
+    res = await arun_calls([("solution.py", code, True)], calls, entry_point=None,
+                           call_timeouts=[per_test] * len(calls), define_timeout_s=per_test,
+                           limits=SandboxLimits(timeout_s=timeout_s, memory_mb=1024))
+    report = ExecReport(source, [t.source for t in tests], status=res.sandbox.status)
+    if not res.defined:
+        if res.define_error == "timed out":
+            report.error = "defining the solution timed out"
+        elif res.define_error:
+            report.error = "defining the solution failed: " + res.define_error
+        else:
+            report.error = f"the sandbox run ended with status {res.sandbox.status!r} and no result" + (
+                f": {res.sandbox.stderr.strip()[-300:]}" if res.sandbox.stderr.strip() else "")
         return report
-    data = json.loads(line[len(MARK):])
-    report.error, report.results = data["error"], data["results"]
+    outs = iter(res.calls)
+    for t in tests:
+        got = next(outs)
+        want = next(outs) if t.expr is not None else None
+        ok, detail = _verdict(got, want)
+        report.results.append({"test": t.source, "ok": ok, "detail": detail})
     return report
+
+
+def _failure(out: CallOutcome) -> str:
+    return {"timeout": "timed out", "not_run": "not run (an earlier test stopped the run)",
+            "invalid": f"returned a value that is not plain data ({out.error})"}.get(out.status, out.error or out.status)
+
+
+def _verdict(got: CallOutcome, want: CallOutcome | None) -> tuple[bool, str]:
+    """(passed, detail) of one test from the plain values the sandbox returned."""
+    if got.status != "ok":
+        return False, _failure(got)
+    if want is None:  # a bare statement: it ran without raising
+        return True, "ok"
+    if want.status != "ok":
+        return False, "the expected value could not be computed: " + _failure(want)
+    if got.value == want.value:
+        return True, "ok"
+    try:
+        shown = repr(got.value)[:200]
+    except ValueError:  # an int past Python's int-to-str digit limit
+        shown = f"a {type(got.value).__name__} too large to print"
+    return False, "got " + shown
 
 
 def no_execution() -> str:

@@ -1,4 +1,4 @@
-"""Tests for mastune.tasks.sandbox.
+"""Tests for mastune.sandbox (host side, bootstrap, limits).
 
 Hostile programs here are always run under tight caps (small process/memory/
 output limits, timeouts of 1-2 s) so a containment bug cannot hurt the host.
@@ -16,8 +16,9 @@ import uuid
 
 import pytest
 
-from mastune.tasks import sandbox as sb
-from mastune.tasks.sandbox import (
+from mastune.sandbox import bootstrap
+from mastune.sandbox import host as sb
+from mastune.sandbox import (
     SandboxLimits,
     SandboxResult,
     arun_python,
@@ -393,7 +394,7 @@ def test_checkout_and_other_non_os_dirs_are_hidden(probe: SandboxResult) -> None
     if "mntns" not in probe.isolation:
         pytest.skip("no mount namespace available here")
     here = os.path.realpath(__file__)  # this checkout: code, data, maybe keys
-    if here.split("/")[1] in sb._OS_TOPS - {"tmp"}:
+    if here.split("/")[1] in bootstrap._OS_TOPS - {"tmp"}:
         pytest.skip("the checkout lives inside an OS directory, which stays visible")
     code = (
         "try:\n"
@@ -405,3 +406,111 @@ def test_checkout_and_other_non_os_dirs_are_hidden(probe: SandboxResult) -> None
     r = run_python(code)
     assert r.ok, r.stderr
     assert r.stdout.startswith("hidden"), r.stdout
+
+
+# --------------------------------------------------------------------------- masks, inode caps, stale folders
+
+
+def test_run_and_top_level_files_are_masked(probe: SandboxResult) -> None:
+    if "mntns" not in probe.isolation or not IS_ROOT:
+        pytest.skip("needs a mount namespace and root (to plant files in /run and /)")
+    tag = uuid.uuid4().hex
+    run_file, top_file = f"/run/mastune-probe-{tag}", f"/mastune-probe-{tag}"
+    sock_path = f"/run/mastune-probe-{tag}.sock"
+    for p in (run_file, top_file):
+        with open(p, "w") as f:
+            f.write("host secret")
+        os.chmod(p, 0o666)
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(sock_path)
+    os.chmod(sock_path, 0o777)
+    srv.listen(1)
+    try:
+        code = (
+            "import json, os, socket\n"
+            "out = {}\n"
+            f"for name, path in (('run', {run_file!r}), ('top', {top_file!r})):\n"
+            "    try:\n"
+            "        out[name] = open(path).read()\n"
+            "    except OSError as e:\n"
+            "        out[name] = type(e).__name__\n"
+            "    try:\n"
+            "        open(path, 'w').write('pwned')\n"
+            "        out[name + '_write'] = 'ok'\n"
+            "    except OSError as e:\n"
+            "        out[name + '_write'] = type(e).__name__\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            "try:\n"
+            f"    s.connect({sock_path!r})\n"
+            "    out['sock'] = 'connected'\n"
+            "except OSError as e:\n"
+            "    out['sock'] = type(e).__name__\n"
+            "try:\n"
+            f"    open('/run/mastune-new-{tag}', 'w').write('x')\n"
+            "    out['new'] = 'ok'\n"
+            "except OSError as e:\n"
+            "    out['new'] = type(e).__name__\n"
+            "print(json.dumps(out))\n"
+        )
+        r = run_python(code)
+        assert r.ok, r.stderr
+        out = json.loads(r.stdout)
+        assert out["run"] in ("FileNotFoundError", "PermissionError") and out["top"] in ("", "PermissionError"), out
+        assert out["sock"] != "connected", out
+        for p in (run_file, top_file):
+            assert open(p).read() == "host secret"
+        assert not os.path.exists(f"/run/mastune-new-{tag}")
+    finally:
+        srv.close()
+        for p in (run_file, top_file, sock_path):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def test_number_of_files_is_bounded(probe: SandboxResult) -> None:
+    if "mntns" not in probe.isolation:
+        pytest.skip("no mount namespace available here")
+    code = (
+        "import os, sys\n"
+        "out = []\n"
+        "for top in ('/tmp', '.'):\n"
+        "    n = 0\n"
+        "    try:\n"
+        "        while n < 5000:\n"
+        "            open(os.path.join(top, 'f%d' % n), 'w').close()\n"
+        "            n += 1\n"
+        "    except OSError as e:\n"
+        "        out.append((n, e.errno))\n"
+        "    else:\n"
+        "        out.append((n, 0))\n"
+        "print(out)\n"
+    )
+    r = run_python(code, limits=SandboxLimits(max_files=300))
+    assert r.ok, r.stderr
+    counts = eval(r.stdout)
+    assert all(250 <= n <= 400 and err == 28 for n, err in counts), counts  # ENOSPC near the cap
+
+
+def test_stale_staging_folders_are_removed_on_the_next_start(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import tempfile
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is free now (not reused within the test, in practice)
+    top = tempfile.gettempdir()
+    stale = os.path.join(top, f"mastune-sbx-{dead.pid}-stale{uuid.uuid4().hex[:6]}")
+    alive = os.path.join(top, f"mastune-sbx-{os.getpid()}-alive{uuid.uuid4().hex[:6]}")
+    for d in (stale, alive):
+        os.makedirs(os.path.join(d, "sub"))
+        with open(os.path.join(d, "sub", "expected.txt"), "w") as f:
+            f.write("x")
+    try:
+        monkeypatch.setattr(sb, "_cleaned", False, raising=False)
+        assert run_python("print(1)").ok
+        assert not os.path.exists(stale)
+        assert os.path.exists(alive)  # a live process's folder is left alone
+    finally:
+        import shutil
+
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(alive, ignore_errors=True)

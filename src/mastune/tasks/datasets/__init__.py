@@ -1,0 +1,54 @@
+"""Benchmark loaders: one module per family (math_like, multiple_choice, code), a registry
+of their Specs, file reading (files.py) and data discovery (locate.py)."""
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+from ...errors import ConfigError, DataError
+from ..base import DataNotFound, Example, Task
+from ..splits import split_examples
+from .code import reference_program
+from .files import Row, read_rows
+from .locate import data_dir_candidates, find_rows
+from .multiple_choice import MMLU_SUBJECTS_30, MMLU_SUBJECTS_57, format_mcq, normalize_error_type
+from .registry import REGISTRY, get_spec, task_names
+from .spec import Spec
+
+__all__ = [
+    "DataNotFound", "DataError", "Row", "Spec", "REGISTRY", "MMLU_SUBJECTS_30", "MMLU_SUBJECTS_57",
+    "data_dir_candidates", "find_rows", "format_mcq", "get_spec", "get_task", "load_task",
+    "normalize_error_type", "read_rows", "reference_program", "task_names",
+]
+
+
+def get_task(name: str, *, path: str | os.PathLike | None = None, split: str | None = None, seed: int = 0,
+             limit: int | None = None, fractions: dict[str, float] | None = None, **options: Any) -> Task:
+    """Load a benchmark as a `Task` (examples + where they came from).
+
+    split: None/"all", or "train"/"valid"/"test" of the seeded split (splits.py).
+    limit: keep the first `limit` examples (after splitting), in dataset order.
+    options go to the loader, e.g. drop_flawed=True or subjects=[...] for MMLU-Redux.
+    """
+    spec = get_spec(name)
+    allowed = [p for p in inspect.signature(spec.build).parameters if p != "rows"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"task {spec.name!r} has no option(s) {unknown}; it takes {allowed or 'none'}")
+    rows, source = find_rows(spec, path)
+    try:
+        examples = spec.build(rows, **options)
+    except DataError as e:  # the family loader names the row; the file is named here
+        raise DataError(f"{source}: {e} (task {spec.name!r})") from None
+    if split not in (None, "all"):
+        examples = split_examples(examples, split, seed=seed, fractions=fractions)
+    if limit is not None:
+        examples = examples[: max(0, limit)]
+    return Task(spec.name, spec.family, examples, source)
+
+
+def load_task(name: str, *, path: str | os.PathLike | None = None, split: str | None = None, seed: int = 0,
+              limit: int | None = None, **options: Any) -> list[Example]:
+    """Examples of a benchmark; see `get_task` for the arguments."""
+    return get_task(name, path=path, split=split, seed=seed, limit=limit, **options).examples

@@ -1,0 +1,23 @@
+"""The benchmark registry: every family module contributes its Specs and name aliases."""
+from __future__ import annotations
+
+from ...errors import ConfigError
+from . import code, math_like, multiple_choice
+from .spec import Spec
+
+FAMILIES = (math_like, multiple_choice, code)
+
+REGISTRY: dict[str, Spec] = {s.name: s for fam in FAMILIES for s in fam.SPECS}
+_ALIASES: dict[str, str] = {k: v for fam in FAMILIES for k, v in fam.ALIASES.items()}
+
+
+def task_names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def get_spec(name: str) -> Spec:
+    key = name.strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key not in REGISTRY:
+        raise ConfigError(f"unknown task {name!r}; known: {', '.join(task_names())}")
+    return REGISTRY[key]
