@@ -16,11 +16,12 @@ from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paire
 from ..eval.runner import EvalConfig, evaluate
 from ..llm.pool import Pool
 from ..redact import redact
-from ..rollout import LocalRunner
+from ..rollout.choose import open_runner
 from ..systems import build_system
 from ..tasks.selection import select_examples
 from ..tasks.splits import normalize_split
 from .common import cli_settings, console, err_console, system_spec
+from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 
 def eval_command(
@@ -46,6 +47,9 @@ def eval_command(
     save_traces: bool = typer.Option(False, "--save-traces", help="write every item's call trace under OUT/traces"),
     no_cache: bool = typer.Option(False, "--no-cache"),
     verbose: bool = typer.Option(False, "--verbose"),
+    runner_kind: str = RUNNER,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Evaluate a system on a benchmark split, streaming results; re-run to resume."""
     options = {
@@ -70,10 +74,15 @@ def eval_command(
         examples, manifest = selection.examples, selection.manifest
         # The registry resolves the name to a kind's spec; the one runner builds and runs it.
         spec = system_spec(system, the_pool, model=model, config=config, options=options)
-        solver = build_system(spec, the_pool)  # before any call: a bad config or checkpoint fails here
-        with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
-            summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest,
-                                           progress=hook, runner=LocalRunner(the_pool, concurrency)))
+        with open_runner(runner_kind, the_pool, concurrency=concurrency, address=ray_address,
+                         workers=workers) as runner:
+            # Local: the system built here; ray: the spec, which each worker builds. Either way it is built
+            # before any call, so a bad config or checkpoint fails here.
+            solver = build_system(spec, the_pool) if runner_kind == "local" else spec
+            runner.system(solver)
+            with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
+                summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest,
+                                               progress=hook, runner=runner))
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)

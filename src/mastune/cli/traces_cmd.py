@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import MastuneError
 from .common import cli_settings, console, err_console, system_spec
+from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 __all__ = ["traces_app"]
 
@@ -48,11 +50,14 @@ def generate(
     concurrency: int = typer.Option(1, "--concurrency", "-c", help="questions in flight"),
     no_cache: bool = typer.Option(False, "--no-cache"),
     verbose: bool = typer.Option(False, "--verbose"),
+    runner_kind: str = RUNNER,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Record full collaboration traces; keep those with consensus, the right format and a correct answer."""
     from ..llm.pool import Pool
     from ..optim.sft.traces import generate_traces
-    from ..rollout import LocalRunner
+    from ..rollout.choose import open_runner
     from ..tasks.datasets import get_task
 
     try:
@@ -62,14 +67,15 @@ def generate(
                      max_tokens=max_tokens)
         spec = system_spec("collab", the_pool, model=model, config=None if system == "collab" else system,
                            options=knobs)
-        runner = LocalRunner(the_pool, concurrency)
-        collab = runner.system(spec)
-        with cli_settings(cache=not no_cache, verbose=verbose):
-            progress = lambda c, n: err_console.print(  # noqa: E731
-                f"{c['total']}/{n}  kept {c['kept']}  errors {c['errors']}", highlight=False)
-            counts = asyncio.run(generate_traces(spec, examples, out, progress=progress, runner=runner))
+        with open_runner(runner_kind, the_pool, concurrency=concurrency, address=ray_address,
+                         workers=workers) as runner:
+            collab = runner.system(spec)
+            with cli_settings(cache=not no_cache, verbose=verbose):
+                progress = lambda c, n: err_console.print(  # noqa: E731
+                    f"{c['total']}/{n}  kept {c['kept']}  errors {c['errors']}", highlight=False)
+                counts = asyncio.run(generate_traces(spec, examples, out, progress=progress, runner=runner))
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(str(e))}")  # an install hint like mastune[ray] is not markup
         raise typer.Exit(1)
     console.print(_counts_table(counts, f"{collab.name} on {task}/{split} -> {out}"))
     if counts["errors"]:

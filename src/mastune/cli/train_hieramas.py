@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError, MastuneError
 from ..llm.pool import Pool
 from ..tasks.datasets import get_task
 from .common import cli_settings, console, err_console
+from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 
 
@@ -62,11 +64,15 @@ def hieramas(
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data file for the task"),
     no_cache: bool = typer.Option(False, "--no-cache", help="bypass the on-disk call cache"),
     verbose: bool = typer.Option(False, "--verbose", help="show llama.cpp logs"),
+    runner_kind: str = RUNNER,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Train HieraMAS (learned LLM mixtures + learned topology) on a task's train split."""
     from ..optim import get_optimiser
     from ..optim.hieramas import RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig
     from ..optim.hieramas.optimiser import STAGES, student_spec
+    from ..rollout.choose import open_runner
 
     try:
         if stage not in STAGES:
@@ -82,7 +88,9 @@ def hieramas(
         train = get_task(task, path=data_path, split="train", seed=split_seed, limit=train_size).examples
         val = get_task(task, path=data_path, split="valid", seed=split_seed, limit=val_size).examples if val_size else []
         opt = get_optimiser("hieramas")(cfg, stage=stage, stage2_size=stage2_size)
-        with cli_settings(cache=not no_cache, verbose=verbose):
+        with open_runner(runner_kind, the_pool, concurrency=concurrency, address=ray_address,
+                         workers=workers) as runner, cli_settings(cache=not no_cache, verbose=verbose):
+            opt.runner = runner  # episodes on the chosen runner; the learner stays in this process
             asyncio.run(opt.compile(student_spec(cfg.runtime), the_pool, train, val, out))
             if opt.stage1 is not None:
                 s1 = opt.stage1
@@ -98,7 +106,7 @@ def hieramas(
                                       "query), so the classifier learned nothing useful; use more training queries "
                                       "(--train-size) or run the system with --no-graph-classifier")
     except MastuneError as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(str(e))}")  # an install hint like mastune[ray] is not markup
         raise typer.Exit(1)
     except ValueError as e:  # e.g. an empty split: say what, not a traceback
         err_console.print(f"[red]error:[/] {e}")

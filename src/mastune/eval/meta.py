@@ -41,6 +41,9 @@ def model_files(pool: Any) -> dict[str, Any]:
         if cfg.backend == "hf":
             out[cfg.name] = {"backend": "hf", "model": cfg.model, "adapter": cfg.adapter}
             continue
+        if cfg.backend == "fake":
+            out[cfg.name] = {"backend": "fake", "script": cfg.fake}
+            continue
         builtin = resolve(cfg.model or cfg.name)
         if builtin is not None:
             sha = verified_sha256(builtin) or builtin.sha256

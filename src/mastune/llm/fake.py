@@ -1,14 +1,43 @@
-"""A scripted LM for offline tests: pins down logic without an engine."""
+"""A scripted LM for offline tests: pins down logic without an engine.
+
+`FakeLM(fn=...)` takes any function (in-process tests); a pool config's
+`backend: fake` block (`FakeLM.from_config`) is plain data, so another
+process (a Ray worker) builds the same scripted model from it.
+"""
 from __future__ import annotations
 
 import asyncio
 from typing import Any, Callable, Iterable
 
-from ..errors import LLMError
+from ..errors import ConfigError, LLMError
 from .lm import LM, RawCompletion
 from .types import Message, Price
 
 Responder = Callable[[list[Message], dict[str, Any]], str]
+
+
+class ScriptedReplies:
+    """Replies by rule: the first rule whose `contains` is in the conversation (any message, e.g. a
+    role's system prompt or the question) wins, else `reply`.
+    A rule with `error` instead of `reply` fails the call with that message (an LLMError).
+
+        fake: {reply: "I do not know", latency_s: 0.1,
+               rules: [{contains: "double 2", reply: "so \\boxed{4}"}, {contains: "double 3", error: "boom"}]}
+    """
+
+    def __init__(self, reply: str = "", rules: Iterable[dict[str, str]] = ()) -> None:
+        self.reply = reply
+        self.rules = [dict(r) for r in rules]
+        bad = [r for r in self.rules if "contains" not in r or ("reply" in r) == ("error" in r)]
+        if bad:
+            raise ConfigError(f"fake rules need `contains` and one of `reply` / `error`: {bad}")
+
+    def __call__(self, messages: list[Message], request: dict[str, Any]) -> str:
+        text = "\n".join(m["content"] for m in messages)
+        rule = next((r for r in self.rules if r["contains"] in text), {"reply": self.reply})
+        if "error" in rule:
+            raise LLMError(rule["error"])
+        return rule["reply"]
 
 
 def count_tokens(text: str) -> int:
@@ -42,6 +71,15 @@ class FakeLM(LM):
         self._fn = fn
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_config(cls, name: str, script: dict[str, Any], **kw: Any) -> "FakeLM":
+        """From plain data: {reply, rules: [{contains, reply}], latency_s} (see ScriptedReplies)."""
+        unknown = set(script) - {"reply", "rules", "latency_s"}
+        if unknown:
+            raise ConfigError(f"fake model {name!r}: unknown keys {sorted(unknown)}; allowed: latency_s, reply, rules")
+        fn = ScriptedReplies(script.get("reply", ""), script.get("rules", ()))
+        return cls(name, fn=fn, latency_s=float(script.get("latency_s", 0.0)), **kw)
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "fake": id(self)}

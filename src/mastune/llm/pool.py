@@ -43,7 +43,7 @@ class PriceConfig(BaseModel):
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    backend: Literal["embedded", "openai", "hf"] = "embedded"
+    backend: Literal["embedded", "openai", "hf", "fake"] = "embedded"
     model: str | None = None  # embedded: built-in model name or GGUF path; hf: HF folder or hub id
     adapter: str | None = None  # hf: a LoRA adapter folder; embedded: a GGUF LoRA file or a name in `adapters`
     adapters: dict[str, str] | None = None  # embedded: named GGUF LoRA files on this base, chosen per call
@@ -52,6 +52,7 @@ class ModelConfig(BaseModel):
     base_url: str | None = None  # openai
     model_id: str | None = None  # openai
     api_key_env: str | None = None  # openai: name of the environment variable holding the key
+    fake: dict[str, Any] | None = None  # fake: scripted replies for tests (llm.fake.ScriptedReplies)
     price: PriceConfig | None = None
     profile: str = ""
     max_concurrency: int | None = None
@@ -123,6 +124,10 @@ class ModelConfig(BaseModel):
                 self.name, base_url=self.base_url, model_id=self.model_id, api_key_env=self.api_key_env,
                 price=price, **common,
             )
+        if self.backend == "fake":
+            from .fake import FakeLM
+
+            return FakeLM.from_config(self.name, self.fake or {}, price=price, **common)
         if self.backend == "hf":
             from .hf import HFLM
 

@@ -30,6 +30,7 @@ class Job:
     system: Any  # a SystemSpec (every runner), or a built system (LocalRunner only)
     example: Example
     rollout_id: str | int | None = None
+    version: int | None = None  # training: the policy/adapter version it was made with (a Ray worker refuses older)
 
 
 class Runner(Protocol):

@@ -102,10 +102,12 @@ async def run_episode(plan: Plan, pool: PoolLike, example: Example, opts: Runtim
 
 
 async def run_episodes(runner: LocalRunner, work: Sequence[tuple[Plan, Example]], opts: RuntimeOptions,
-                       proposers: int) -> list[Episode]:
-    """Episodes through the runner, in input order; each query's rollout id is its own, so repeats of the
-    same (query, prompt, model) across iterations hit the cache. The first failure raises."""
-    jobs = [Job(plan_spec(p, opts, proposers), ex, f"hieramas/{ex.id}") for p, ex in work]
+                       proposers: int, version: int | None = None) -> list[Episode]:
+    """Episodes through the runner (local or Ray: any with `map`), in input order; each query's rollout id
+    is its own, so repeats of the same (query, prompt, model) across iterations hit the cache. `version`
+    is the policy's (its iteration): a Ray worker refuses a job older than one it has run. The first
+    failure raises."""
+    jobs = [Job(plan_spec(p, opts, proposers), ex, f"hieramas/{ex.id}", version) for p, ex in work]
     outs = await runner.map(jobs)
     return [await grade_episode(p, out.raise_error()) for (p, _), out in zip(work, outs)]
 

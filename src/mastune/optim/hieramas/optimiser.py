@@ -50,6 +50,7 @@ class HieraMASOptimiser(Optimiser):
     stage2_size: int | None = None  # stage 2 labels DAGs for the first N training queries (None: all)
     progress: bool = True
     embedder: Any = None  # tests: a small embedder instead of cfg.embedder's
+    runner: Any = None  # where episodes run (default: a LocalRunner on the pool; or a RayRunner)
     stage1: Stage1Result | None = None  # what the last compile trained
     stage2: Stage2Result | None = None
 
@@ -69,8 +70,8 @@ class HieraMASOptimiser(Optimiser):
             cfg = replace(cfg, runtime=RuntimeOptions(**student.config["runtime"]))
         if self.stage in ("1", "all"):
             self.stage1 = await train_stage1(cfg, pool, trainset, validset, out, embedder=self.embedder,
-                                             progress=self.progress)
+                                             progress=self.progress, runner=self.runner)
         if self.stage in ("2", "all"):
             self.stage2 = await train_stage2(cfg, pool, list(trainset)[: self.stage2_size], out,
-                                             embedder=self.embedder, progress=self.progress)
+                                             embedder=self.embedder, progress=self.progress, runner=self.runner)
         return Path(out)

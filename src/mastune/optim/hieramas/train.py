@@ -71,7 +71,7 @@ def _mean(rows: list[dict], key: str) -> float | None:
 
 
 async def validate(setup: Setup, policy: Policy, runner: LocalRunner, val: Sequence[Example],
-                   dags: list[list[tuple[int, int]]]) -> dict:
+                   dags: list[list[tuple[int, int]]], version: int | None = None) -> dict:
     """Greedy (argmax) selection; each validation query always gets the same DAG."""
     cfg = setup.cfg
     if not val:
@@ -82,7 +82,7 @@ async def validate(setup: Setup, policy: Policy, runner: LocalRunner, val: Seque
         choices = [policy.choose(lg) for lg in logits]
     plans = [Plan(cfg.family, setup.roles, dags[stable_int(cfg.seed, ex.id) % len(dags)], policy.assignments(c))
              for ex, c in zip(val, choices)]
-    eps = await run_episodes(runner, list(zip(plans, val)), cfg.runtime, cfg.proposers)
+    eps = await run_episodes(runner, list(zip(plans, val)), cfg.runtime, cfg.proposers, version)
     rows = [episode_terms(setup, c, ep, 1.0)[1] for c, ep in zip(choices, eps)]
     return {"reward": _mean(rows, "reward"), "accuracy": _mean(rows, "correct"), "cost": _mean(rows, "cost"),
             "calls": _mean(rows, "calls"), "n": len(rows)}
@@ -109,24 +109,26 @@ async def train_stage1(
     embedder: Embedder | None = None,
     progress: bool = True,
     on_iteration: Callable[[int, dict], None] | None = None,
+    runner: Any = None,
 ) -> Stage1Result:
-    """Train the selector; resumes from out_dir/stage1/state.pt when present."""
+    """Train the selector; resumes from out_dir/stage1/state.pt when present. Episodes run on `runner`
+    (default: a LocalRunner on `pool`; a RayRunner fans them out, the learner stays here)."""
     if not train:
         raise ValueError("stage 1 needs at least one training query")
     with RunFolder(out_dir).lock():
-        return await _stage1(cfg, pool, train, val, Path(out_dir), embedder, progress, on_iteration)
+        return await _stage1(cfg, pool, train, val, Path(out_dir), embedder, progress, on_iteration, runner)
 
 
 async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], val: Sequence[Example], out: Path,
                   embedder: Embedder | None, progress: bool,
-                  on_iteration: Callable[[int, dict], None] | None) -> Stage1Result:
+                  on_iteration: Callable[[int, dict], None] | None, runner: Any = None) -> Stage1Result:
     setup = Setup.make(cfg, pool, embedder)
     setup.check_same_run(out)
     run = RunFolder(out)
     cfg.save(out, pool_models=list(setup.pool_info.names), git_commits=run.commits(git_commit()),
              cost_ref=setup.cost_ref, embedding_model=setup.embedder.name)
     log_file, state_name = run.log("stage1/log.jsonl"), "stage1/state.pt"
-    runner = LocalRunner(pool, cfg.concurrency)
+    runner = runner or LocalRunner(pool, cfg.concurrency)
 
     selector = setup.new_selector()
     opt = torch.optim.Adam(selector.parameters(), lr=cfg.lr)
@@ -157,7 +159,7 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
             choices = [policy.choose(lg, temp, gen) for lg in policy.logits([ex.question for ex in batch])]
             plans = [Plan(cfg.family, setup.roles, dags[d], policy.assignments(c)) for d, c in zip(dag_ids, choices)]
             # rollout id per query: repeats of the same (query, prompt, model) across iterations hit the cache
-            eps = await run_episodes(runner, list(zip(plans, batch)), cfg.runtime, cfg.proposers)
+            eps = await run_episodes(runner, list(zip(plans, batch)), cfg.runtime, cfg.proposers, version=it)
             pairs = [episode_terms(setup, c, ep, temp) for c, ep in zip(choices, eps)]
             loss = reinforce_loss([t for t, _ in pairs], cfg.entropy_beta)
             opt.zero_grad()
@@ -175,7 +177,7 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
             }
             last = it == cfg.iterations - 1
             if val and ((it + 1) % cfg.val_every == 0 or last):
-                record["val"] = await validate(setup, policy, runner, val, dags)
+                record["val"] = await validate(setup, policy, runner, val, dags, version=it)
                 if _better(record["val"], best):
                     best = record["val"]
                     save_checkpoint(out / SELECTOR_FILE, selector.state_dict(),
@@ -215,14 +217,15 @@ async def train_stage2(
     *,
     embedder: Embedder | None = None,
     progress: bool = True,
+    runner: Any = None,
 ) -> Stage2Result:
     """Label random DAGs with the frozen stage-1 selector, then fit the graph classifier."""
     with RunFolder(out_dir).lock():
-        return await _stage2(cfg, pool, train, Path(out_dir), embedder, progress)
+        return await _stage2(cfg, pool, train, Path(out_dir), embedder, progress, runner)
 
 
 async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], out: Path,
-                  embedder: Embedder | None, progress: bool) -> Stage2Result:
+                  embedder: Embedder | None, progress: bool, runner: Any = None) -> Stage2Result:
     from .classifier import GraphClassifier, train_classifier
     from .data import check_labels_source, generate_labels, load_samples
     from .features import query_text, role_text
@@ -235,7 +238,7 @@ async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], ou
     labels_path = out / "stage2" / "labels.jsonl"
     check_labels_source(labels_path, out / SELECTOR_FILE)
     with progress_bar(progress) as bar:
-        await generate_labels(setup, policy, LocalRunner(pool, cfg.concurrency), train, labels_path, bar)
+        await generate_labels(setup, policy, runner or LocalRunner(pool, cfg.concurrency), train, labels_path, bar)
     samples = load_samples(labels_path)
     if not samples:
         raise ValueError("stage 2 has nothing to learn: for every training query the selector keeps fewer than "
