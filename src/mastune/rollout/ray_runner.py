@@ -33,7 +33,7 @@ import logging
 import os
 import pickle
 from dataclasses import dataclass, replace
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import Any, AsyncIterator
 
 from .. import settings
 from ..errors import ConfigError, MastuneError
@@ -41,7 +41,7 @@ from ..llm.types import Usage
 from ..systems.spec import SystemSpec
 from ..tasks.base import Example
 from .rollout import Rollout, rollout
-from .runner import Job
+from .runner import Job, RunnerBase
 
 RAY_HINT = "the Ray runner needs Ray: pip install 'mastune[ray]' (or: pip install 'ray>=2.40')"
 REMOTE_BACKENDS = ("openai",)  # backends whose limit is one server's, shared by every worker
@@ -226,7 +226,7 @@ def connect(address: str | None = None) -> bool:
     return True
 
 
-class RayRunner:
+class RayRunner(RunnerBase):
     """Jobs on `workers` Ray actors, `concurrency` items in flight on each (Runner protocol)."""
 
     def __init__(self, pool: Any = None, *, workers: int | None = None, address: str | None = None,
@@ -295,18 +295,6 @@ class RayRunner:
                 raise info["error"]
             self._described[key] = RemoteSystem(spec, info["name"], info["fingerprint"])
         return self._described[key]
-
-    async def run(self, jobs: Iterable[Job]) -> AsyncIterator[Rollout]:
-        async for _, out in self._run(list(jobs)):
-            yield out
-
-    async def map(self, jobs: Sequence[Job]) -> list[Rollout]:
-        """Every job's Rollout, in job order (a training batch)."""
-        jobs = list(jobs)
-        out: list[Rollout | None] = [None] * len(jobs)
-        async for i, r in self._run(jobs):
-            out[i] = r
-        return out  # type: ignore[return-value]
 
     async def _run(self, jobs: list[Job]) -> AsyncIterator[tuple[int, Rollout]]:
         for job in jobs:

@@ -43,7 +43,26 @@ class Runner(Protocol):
         ...
 
 
-class LocalRunner:
+class RunnerBase:
+    """What every runner derives from its own `_run` (yielding (job index, Rollout) as each lands)."""
+
+    def _run(self, jobs: list[Job]) -> AsyncIterator[tuple[int, Rollout]]:
+        raise NotImplementedError
+
+    async def run(self, jobs: Iterable[Job]) -> AsyncIterator[Rollout]:
+        async for _, out in self._run(list(jobs)):
+            yield out
+
+    async def map(self, jobs: Sequence[Job]) -> list[Rollout]:
+        """Every job's Rollout, in job order (for callers that need them all, e.g. a training batch)."""
+        jobs = list(jobs)
+        out: list[Rollout | None] = [None] * len(jobs)
+        async for i, r in self._run(jobs):
+            out[i] = r
+        return out  # type: ignore[return-value]
+
+
+class LocalRunner(RunnerBase):
     """Jobs in this process, at most `concurrency` at once (one semaphore for every `run` call)."""
 
     KEEP = 256  # built systems kept for reuse
@@ -77,18 +96,6 @@ class LocalRunner:
         if key not in self._pools:
             self._pools[key] = pool_of(spec)
         return self._pools[key]
-
-    async def run(self, jobs: Iterable[Job]) -> AsyncIterator[Rollout]:
-        async for _, out in self._run(list(jobs)):
-            yield out
-
-    async def map(self, jobs: Sequence[Job]) -> list[Rollout]:
-        """Every job's Rollout, in job order (for callers that need them all, e.g. a training batch)."""
-        jobs = list(jobs)
-        out: list[Rollout | None] = [None] * len(jobs)
-        async for i, r in self._run(jobs):
-            out[i] = r
-        return out  # type: ignore[return-value]
 
     async def _run(self, jobs: list[Job]) -> AsyncIterator[tuple[int, Rollout]]:
         if self._sem is None:  # made on first use: a semaphore belongs to the running event loop

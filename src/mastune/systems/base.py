@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from ..agents.answers import extract_answer
 from ..agents.prompts import canonical_family
-from ..agents.runtime import PoolLike, Runtime
+from ..agents.runtime import PoolLike, Runtime, bind_models
 from ..agents.trace import Trace
 from ..errors import MastuneError
 from ..llm.types import Usage
@@ -74,3 +74,16 @@ class BaseSystem(abc.ABC):
     def fingerprint(self) -> dict[str, Any] | None:
         """What trained weights this system answers with (None: untrained); eval checks it on resume."""
         return None
+
+
+class ConfiguredSystem(BaseSystem):
+    """A kind made from a named config whose model names are bound to the pool once."""
+
+    def __init__(self, config: Any, pool: PoolLike) -> None:
+        self.config = config
+        self.pool = pool
+        self.default_model = bind_models(config, pool)
+
+    @property
+    def name(self) -> str:
+        return self.config.name

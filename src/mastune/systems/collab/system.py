@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ...agents.prompts import canonical_family
-from ...agents.runtime import PoolLike, Runtime, bind_models, gather_all
+from ...agents.runtime import PoolLike, Runtime, gather_all
 from ...agents.trace import NodeRecord, Trace
 from ...llm.types import Usage
-from ..base import BaseSystem
+from ..base import ConfiguredSystem
 from ..registry import register_kind
 from ..spec import SystemSpec
 from . import prompts
@@ -38,15 +38,8 @@ from .trace import CollabTrace, RoundRecord
 
 
 @register_kind("collab")
-class CollabSystem(BaseSystem):
-    def __init__(self, config: CollabConfig, pool: PoolLike) -> None:
-        self.config = config
-        self.pool = pool
-        self.default_model = bind_models(config, pool)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
+class CollabSystem(ConfiguredSystem):
+    config: CollabConfig
 
     def model(self, role: str, index: int = 0) -> str:
         return self.config.model_for(role, index, self.default_model)

@@ -6,13 +6,13 @@ from typing import Any
 
 from ...agents.nodes import node_runner
 from ...agents.prompts import canonical_family
-from ...agents.runtime import PoolLike, Runtime, bind_models
+from ...agents.runtime import PoolLike, Runtime
 from ...agents.supernode import resolve_skips
 from ...agents.trace import NodeRecord, Trace
 from ...errors import ConfigError
 from ...graph.executor import execute
 from ...graph.topology import Topology
-from ..base import BaseSystem
+from ..base import ConfiguredSystem
 from ..registry import register_kind
 from ..spec import SystemSpec
 from .builder import build_topology
@@ -47,15 +47,8 @@ async def run_topology(rt: Runtime) -> tuple[str, str | None]:
 
 
 @register_kind("graph")
-class System(BaseSystem):
-    def __init__(self, config: SystemConfig, pool: PoolLike) -> None:
-        self.config = config
-        self.pool = pool
-        self.default_model = bind_models(config, pool)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
+class System(ConfiguredSystem):
+    config: SystemConfig
 
     def topology(self, family: str, question: str = "") -> Topology:
         """The configured topology for a family (skips not yet applied)."""
