@@ -333,6 +333,10 @@ REGISTRY: dict[str, Spec] = {
     )
 }
 
+# BIG-bench tasks (navigate, ...): their loaders live in bigbench.py.
+from .bigbench import BIGBENCH  # noqa: E402
+REGISTRY.update({b.name: Spec(b.name, b.family, b.files, b.hub, b.build) for b in BIGBENCH})
+
 _ALIASES = {"math-500": "math500", "mmlu-redux-57": "mmlu-redux", "mmlu-redux-2.0": "mmlu-redux",
             "humaneval+": "humaneval-plus", "humanevalplus": "humaneval-plus", "mbpp+": "mbpp-plus",
             "mbppplus": "mbpp-plus"}
