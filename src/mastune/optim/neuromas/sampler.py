@@ -1,0 +1,58 @@
+"""How a node's reply is sampled: the Sampler protocol and a transformers implementation.
+
+Training samples every node at temperature T and evaluation decodes greedily
+(temperature 0). A sampler returns the text plus what the learner needs to score
+it: whether the reply ended by itself (then the end-of-turn token is part of the
+scored sequence) and, when it knows them, the exact token ids of the backbone's
+tokenizer. The embedded engine (per-request GGUF LoRA) implements the same
+protocol; it returns text only, and the policy re-tokenises it.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+
+from ...llm.types import Message
+
+if TYPE_CHECKING:
+    from .policy import AdapterPolicy
+
+
+@dataclass(frozen=True)
+class Sampled:
+    text: str
+    finished: bool = True  # ended with end-of-turn (False: cut at max_tokens)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    token_ids: tuple[int, ...] | None = field(default=None, compare=False)  # incl. the end token when finished
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    async def sample(self, node: str, messages: Sequence[Message], temperature: float, max_tokens: int,
+                     seed: int | None = None) -> Sampled:
+        """One reply of `node` (served with that node's adapter) to `messages`."""
+        ...
+
+    async def sync(self, policy: "AdapterPolicy") -> None:
+        """Called after every update: serve the policy's new adapters from now on
+        (a no-op when the sampler shares the policy's weights; the engine re-exports)."""
+        ...
+
+
+class TransformersSampler:
+    """Samples with `policy.model.generate` under each node's adapter (slow on CPU; exact ids).
+
+    Shares the policy's weights, so it always serves the current adapters."""
+
+    def __init__(self, policy: "AdapterPolicy") -> None:
+        self.policy = policy
+
+    async def sample(self, node: str, messages: Sequence[Message], temperature: float, max_tokens: int,
+                     seed: int | None = None) -> Sampled:
+        return await asyncio.to_thread(self.policy.generate, node, messages, temperature, max_tokens, seed)
+
+    async def sync(self, policy: "AdapterPolicy") -> None:
+        if policy is not self.policy:
+            raise ValueError("TransformersSampler serves the policy it was built with")
