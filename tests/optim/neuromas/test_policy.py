@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from mastune.errors import ConfigError
+from mastune.optim.neuromas import NeuroMASConfig, build_policy, single_llm_config
 from mastune.optim.neuromas.lora import LoraSpec, lora_param_count, matched_rank
 from mastune.optim.neuromas.policy import AdapterPolicy, prompt_ids
 from mastune.optim.neuromas.sampler import Sampled, TransformersSampler
@@ -16,12 +17,12 @@ def perturb(policy, node, scale=0.5, seed=1):
             p.add_(scale * torch.randn(p.shape, generator=g))
 
 
-def manual_logprob(policy, node, messages, completion_ids):
+def manual_logprob(policy, node, messages, completion_ids, temperature=1.0):
     ids = prompt_ids(policy.tokenizer, messages) + completion_ids
     policy.model.set_adapter(node)
     with torch.no_grad():
         logits = policy.model(input_ids=torch.tensor([ids])).logits[0]
-    logp = torch.log_softmax(logits, -1)
+    logp = torch.log_softmax(logits / temperature, -1)
     n = len(completion_ids)
     return sum(logp[len(ids) - n - 1 + k, completion_ids[k]].item() for k in range(n))
 
@@ -56,6 +57,10 @@ def test_logprob_matches_a_manual_computation_and_batching(tiny_model):
     single = torch.cat([pol.sequence_logprobs("xa", [it])[0] for it in items])
     assert torch.allclose(batched, single, atol=1e-4)
     assert batched[1].item() == pytest.approx(want, abs=1e-4)
+    # scored under the sampling temperature: softmax(logits / T)
+    (hot,), _ = pol.sequence_logprobs("xa", [(MSGS, s)], temperature=0.5)
+    assert hot.item() == pytest.approx(manual_logprob(pol, "xa", MSGS, comp, 0.5), abs=1e-4)
+    assert abs(hot.item() - want) > 1e-3
     # the adapter is really the node's: xb (still B = 0) scores differently from the perturbed xa
     (under_b,), _ = pol.sequence_logprobs("xb", [(MSGS, s)])
     assert abs(under_b.item() - want) > 1e-3
@@ -110,6 +115,9 @@ def test_param_count_and_matched_rank_of_the_single_llm_baseline(tiny_model):
     assert r == 40
     single = AdapterPolicy(tiny_model, ["out"], LoraSpec(rank=r))
     assert single.trainable_count("out") == net_params
+    cfg = single_llm_config(NeuroMASConfig(backbone=tiny_model, layers=layers, rank=8))
+    assert cfg.layers == () and cfg.rank == r and cfg.lora.lora_alpha / cfg.rank == 2.0
+    assert build_policy(cfg).trainable_count("out") == net_params
     # other target modules are counted too
     assert lora_param_count(base, 2, ("q_proj", "gate_proj")) == AdapterPolicy(
         tiny_model, ["x"], LoraSpec(2, ("q_proj", "gate_proj"))).trainable_count("x")

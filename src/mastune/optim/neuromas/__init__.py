@@ -8,20 +8,20 @@ transformers sampling), episode (one forward pass), reinforce (baselines, the up
 growth (small -> big adapters), checkpoint (versioned network files), train (the loop).
 """
 from .checkpoint import FORMAT_VERSION, NetworkMeta, backbone_sha256, export_peft, load_network, save_network
-from .config import NeuroMASConfig
+from .config import NeuroMASConfig, single_llm_config
 from .episode import Episode, NodeCall, RewardFn, answer_format, forward, task_reward
 from .growth import grow, growth_mapping, new_nodes
 from .lora import DEFAULT_TARGETS, LoraSpec, lora_param_count, matched_rank
 from .policy import AdapterPolicy, load_backbone, prompt_ids
 from .reinforce import EmaBaseline, advantages, loo_advantages, make_optimizers, update
-from .sampler import Sampled, Sampler, TransformersSampler
+from .sampler import LMSampler, Sampled, Sampler, TransformersSampler
 from .train import TrainResult, build_policy, evaluate, load_trained, train_network
 
 __all__ = [
-    "DEFAULT_TARGETS", "FORMAT_VERSION", "AdapterPolicy", "EmaBaseline", "Episode", "LoraSpec", "NetworkMeta",
+    "DEFAULT_TARGETS", "FORMAT_VERSION", "AdapterPolicy", "EmaBaseline", "Episode", "LMSampler", "LoraSpec", "NetworkMeta",
     "NeuroMASConfig", "NodeCall", "RewardFn", "Sampled", "Sampler", "TrainResult", "TransformersSampler",
     "advantages", "answer_format", "backbone_sha256", "build_policy", "evaluate", "export_peft", "forward",
     "grow", "growth_mapping", "load_backbone", "load_network", "load_trained", "lora_param_count",
     "loo_advantages", "make_optimizers", "matched_rank", "new_nodes", "prompt_ids", "save_network",
-    "task_reward", "train_network", "update",
+    "single_llm_config", "task_reward", "train_network", "update",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from ...graph.layered import parse_layers
+from ...graph.layered import calls, parse_layers
 from .lora import DEFAULT_TARGETS, LoraSpec
 from .reinforce import BASELINES
 
@@ -35,7 +35,9 @@ class NeuroMASConfig:
     lr: float = 1e-4
     grad_clip: float = 1.0
     length_norm: bool = False  # divide each sequence log-prob by its length
-    temperature: float = 1.0  # training samples; evaluation is greedy
+    # training samples (scored under the same temperature); evaluation is greedy. SmolLM2-135M at
+    # T = 1 writes word salad (seen here), so the default is a little lower.
+    temperature: float = 0.7
     max_tokens: int = 200
     eval_max_tokens: int = 200  # the paper: greedy, 200 new tokens
     val_every: int = 5
@@ -92,3 +94,13 @@ class NeuroMASConfig:
         """Fields whose change makes resuming `other`'s run with this config wrong."""
         a, b = self.to_dict(), other.to_dict()
         return [f"{k}: run has {b[k]!r}, now {a[k]!r}" for k in a if k not in _RESUMABLE and a[k] != b[k]]
+
+
+def single_llm_config(cfg: NeuroMASConfig) -> NeuroMASConfig:
+    """The single-LLM-RL baseline of `cfg`: one node (layers ()) whose one adapter has as many
+    trainable parameters as the whole network (rank x calls: a LoRA's size is linear in its rank;
+    lora.matched_rank checks it on a model). Alpha scales with it, so LoRA's scale alpha/rank,
+    and every other setting, stay the same."""
+    n = calls(cfg.layers)
+    return dataclasses.replace(cfg, layers=(), rank=cfg.rank * n, grow_from=None,
+                               alpha=None if cfg.alpha is None else cfg.alpha * n)

@@ -179,18 +179,21 @@ class AdapterPolicy:
 
     # ---- scoring ---------------------------------------------------------------------
     def sequence_logprobs(self, node: str, items: Sequence[tuple[Sequence[Message], Sampled]],
-                          batch_size: int = 4) -> tuple[torch.Tensor, list[int]]:
+                          batch_size: int = 4, temperature: float = 1.0) -> tuple[torch.Tensor, list[int]]:
         """Sum of log p(completion token | prompt, earlier tokens) per item, under `node`'s adapter,
         with grad when grad is enabled (call .backward() before selecting another adapter).
-        Returns (log-probs [n], completion token counts)."""
+        temperature: score under softmax(logits / T), the distribution the samples were drawn from
+        (pure temperature sampling: no top-k / top-p). Returns (log-probs [n], completion token counts)."""
+        if temperature <= 0:
+            raise ValueError("score under a temperature > 0 (greedy replies have no sampling distribution)")
         outs, counts = [], []
         for start in range(0, len(items), max(1, batch_size)):
-            lp, n = self._batch_logprobs(node, items[start:start + batch_size])
+            lp, n = self._batch_logprobs(node, items[start:start + batch_size], temperature)
             outs.append(lp)
             counts += n
         return (torch.cat(outs) if outs else torch.zeros(0)), counts
 
-    def _batch_logprobs(self, node: str, items: Sequence[tuple[Sequence[Message], Sampled]]):
+    def _batch_logprobs(self, node: str, items: Sequence[tuple[Sequence[Message], Sampled]], temperature: float):
         seqs = [(prompt_ids(self.tokenizer, m), self.completion_ids(s)) for m, s in items]
         # Left padding: every completion ends at the last position, so only the last
         # (longest completion + 1) positions need logits (the vocabulary is large).
@@ -211,7 +214,7 @@ class AdapterPolicy:
             self._use(node)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                 logits_to_keep=keep).logits
-        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+        logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
         targets = ids[:, length - keep + 1:]
         tok = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         return (tok * target_mask).sum(1), [len(c) for _, c in seqs]

@@ -85,9 +85,10 @@ def make_optimizers(policy: AdapterPolicy, lr: float) -> dict[str, torch.optim.O
 
 def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], episodes: Sequence[Episode],
            adv: Sequence[float], *, grad_clip: float = 1.0, length_norm: bool = False,
-           batch_size: int = 4) -> dict[str, dict]:
+           batch_size: int = 4, temperature: float = 1.0) -> dict[str, dict]:
     """One policy-gradient step for every node: loss_n = -(1/E) sum_e A_e log p_n(text_e | prompt_e).
-    Returns per node: mean sequence log-prob, gradient norm (before clipping), completion tokens."""
+    temperature: the one the replies were sampled at (on-policy scoring). Returns per node: mean
+    sequence log-prob, gradient norm (before clipping), completion tokens."""
     stats: dict[str, dict] = {}
     n_eps = max(1, len(episodes))
     for node in policy.nodes:
@@ -101,7 +102,8 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
         lps, toks = [], 0
         for start in range(0, len(pairs), max(1, batch_size)):
             chunk = pairs[start:start + batch_size]
-            lp, counts = policy.sequence_logprobs(node, [(c.messages, c.sample) for c, _ in chunk], batch_size)
+            lp, counts = policy.sequence_logprobs(node, [(c.messages, c.sample) for c, _ in chunk], batch_size,
+                                                   temperature)
             a = torch.tensor([x for _, x in chunk], dtype=lp.dtype)
             per = lp / torch.tensor([max(1, k) for k in counts], dtype=lp.dtype) if length_norm else lp
             (-(a * per).sum() / n_eps).backward()  # before another adapter is selected

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence, runtime_checkable
 
+from ...errors import ConfigError
 from ...llm.types import Message
 
 if TYPE_CHECKING:
+    from ...llm.lm import LM
     from .policy import AdapterPolicy
 
 
@@ -56,3 +58,37 @@ class TransformersSampler:
     async def sync(self, policy: "AdapterPolicy") -> None:
         if policy is not self.policy:
             raise ValueError("TransformersSampler serves the policy it was built with")
+
+
+class LMSampler:
+    """Samples through mastune LMs: one model per node, looked up by the node's name (a pool with
+    one entry per node: vLLM / SGLang `--lora-modules node=...`, or the engine's per-node adapters),
+    or one `shared` model for every node (the untrained network: all nodes are the backbone).
+
+    Call caching is off by default: a node's adapter changes after every update while its pool
+    name does not, so a cached reply could come from an older adapter. Texts only: the policy
+    re-tokenises them with the backbone's HF tokenizer."""
+
+    def __init__(self, models: "Mapping[str, LM] | None" = None, *, shared: "LM | None" = None,
+                 use_cache: bool = False) -> None:
+        if (models is None) == (shared is None):
+            raise ValueError("give exactly one of `models` (one per node) or `shared`")
+        self.models, self.shared, self.use_cache = models, shared, use_cache
+
+    def model_for(self, node: str) -> "LM":
+        if self.shared is not None:
+            return self.shared
+        try:
+            return self.models[node]
+        except KeyError:
+            raise ConfigError(f"no model for node {node!r}: the pool needs one entry per node "
+                              f"(named like the node: {node})") from None
+
+    async def sample(self, node: str, messages: Sequence[Message], temperature: float, max_tokens: int,
+                     seed: int | None = None) -> Sampled:
+        c = await self.model_for(node).chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                            use_cache=self.use_cache)
+        return Sampled(c.text, c.finish_reason != "length", c.usage.prompt_tokens, c.usage.completion_tokens)
+
+    async def sync(self, policy: "AdapterPolicy") -> None:
+        """Nothing to do here; a sampler whose server must load new adapters overrides this."""

@@ -179,7 +179,7 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
             t1 = time.perf_counter()
             adv = advantages(cfg.baseline, eps, ema)
             node_stats = update(policy, optimizers, eps, adv, grad_clip=cfg.grad_clip, length_norm=cfg.length_norm,
-                                batch_size=cfg.logprob_batch)
+                                batch_size=cfg.logprob_batch, temperature=cfg.temperature)
             await sampler.sync(policy)
             t2 = time.perf_counter()
             episodes += len(eps)
