@@ -64,7 +64,8 @@ class AdapterPolicy:
             raise ConfigError("a policy needs at least one node")
         if len(set(nodes)) != len(nodes):
             raise ConfigError(f"duplicate node names {list(nodes)}")
-        self.backbone = str(backbone)
+        self.backbone = str(Path(backbone).expanduser().resolve()) if Path(backbone).expanduser().exists() \
+            else str(backbone)
         self.lora = lora
         self.seed = seed
         self.tokenizer, base = loaded if loaded is not None else load_backbone(backbone, dtype)

@@ -100,18 +100,19 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
             stats[node] = {"logprob": None, "grad_norm": 0.0, "tokens": 0, "skipped": True}
             continue
         lps, toks = [], 0
-        for start in range(0, len(pairs), max(1, batch_size)):
-            chunk = pairs[start:start + batch_size]
-            lp, counts = policy.sequence_logprobs(node, [(c.messages, c.sample) for c, _ in chunk], batch_size,
-                                                   temperature)
-            a = torch.tensor([x for _, x in chunk], dtype=lp.dtype)
-            per = lp / torch.tensor([max(1, k) for k in counts], dtype=lp.dtype) if length_norm else lp
-            (-(a * per).sum() / n_eps).backward()  # before another adapter is selected
-            lps += lp.detach().tolist()
-            toks += sum(counts)
-        params = policy.parameters(node)
-        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        with policy.lock:  # no adapter switch between this node's forward and backward passes
+            for start in range(0, len(pairs), max(1, batch_size)):
+                chunk = pairs[start:start + batch_size]
+                lp, counts = policy.sequence_logprobs(node, [(c.messages, c.sample) for c, _ in chunk],
+                                                       batch_size, temperature)
+                a = torch.tensor([x for _, x in chunk], dtype=lp.dtype)
+                per = lp / torch.tensor([max(1, k) for k in counts], dtype=lp.dtype) if length_norm else lp
+                (-(a * per).sum() / n_eps).backward()
+                lps += lp.detach().tolist()
+                toks += sum(counts)
+            params = policy.parameters(node)
+            norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
+            opt.step()
+            opt.zero_grad(set_to_none=True)
         stats[node] = {"logprob": sum(lps) / len(lps), "grad_norm": float(norm), "tokens": toks, "skipped": False}
     return stats
