@@ -84,6 +84,8 @@ async def test_resume_with_other_settings_is_refused(tiny_model, tmp_path, anoth
     await train_network(cfg_for(tiny_model, steps=1), TRAIN, [], out, reward=parity, progress=False)
     with pytest.raises(CheckpointError, match="lr: run has 0.005, now 0.01"):
         await train_network(cfg_for(tiny_model, steps=2, lr=1e-2), TRAIN, [], out, reward=parity, progress=False)
+    with pytest.raises(CheckpointError, match="data: run has"):
+        await train_network(cfg_for(tiny_model, steps=2), TRAIN[:3], [], out, reward=parity, progress=False)
     with another_writer(out):
         with pytest.raises(ConfigError, match="another process"):
             await train_network(cfg_for(tiny_model, steps=2), TRAIN, [], out, reward=parity, progress=False)

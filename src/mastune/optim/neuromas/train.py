@@ -1,7 +1,8 @@
 """Training a layered network with REINFORCE, and loading what it produced.
 
 Layout of a run folder (one writer at a time: mastune.io.writer_lock):
-    config.json   the NeuroMASConfig, backbone hash, prompt fingerprint, git commits, growth mapping
+    config.json   the NeuroMASConfig, backbone hash, prompt fingerprint, train/valid ids (count + hash),
+                  git commits, growth mapping, trainable parameters per node
     log.jsonl     one line per step: reward, accuracy, per-node log-prob / grad norm / tokens,
                   tokens, episodes/hour, validation (when run)
     state.pt      everything needed to resume after a kill (adapters, optimisers, baseline, best),
@@ -29,6 +30,7 @@ from ...graph.layered import layered_network, node_ids, parse_layers
 from ...graph.topology import Topology
 from ...io import writer_lock
 from ...tasks.base import Example
+from ...tasks.splits import ids_sha256
 from ..hieramas.checkpoint import CheckpointError
 from ..hieramas.config import git_commit
 from ..hieramas.progress import progress_bar
@@ -91,13 +93,13 @@ def _commits(out: Path, now: str | None) -> list[str | None]:
     return seen if seen and seen[-1] == now else [*seen, now]
 
 
-def _check_same_run(cfg: NeuroMASConfig, out: Path, bb_hash: str, fp: str) -> dict:
+def _check_same_run(cfg: NeuroMASConfig, out: Path, bb_hash: str, fp: str, data: dict) -> dict:
     path = out / CONFIG_FILE
     if not path.is_file():
         return {}
     saved = json.loads(path.read_text())
     diffs = cfg.differences(NeuroMASConfig.load(out))
-    for key, now in (("backbone_sha256", bb_hash), ("prompt_fingerprint", fp)):
+    for key, now in (("backbone_sha256", bb_hash), ("prompt_fingerprint", fp), ("data", data)):
         if saved.get(key) not in (None, now):
             diffs.append(f"{key}: run has {saved[key]}, now {now}")
     if diffs:
@@ -131,10 +133,14 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
     if list(policy.nodes) != node_ids(cfg.layers) or policy.lora.to_dict() != cfg.lora.to_dict():
         raise ConfigError(f"the policy (nodes {policy.nodes}, {policy.lora}) was not built for this config "
                           f"(layers {list(cfg.layers)}, {cfg.lora})")
+    if Path(policy.backbone).expanduser().resolve() != Path(cfg.backbone).expanduser().resolve():
+        raise ConfigError(f"the policy runs backbone {policy.backbone}, the config names {cfg.backbone}")
     sampler = sampler or TransformersSampler(policy)
     network = layered_network(cfg.layers)
     bb_hash, fp = backbone_sha256(cfg.backbone), task_fingerprint([*train, *valid])
-    saved = _check_same_run(cfg, out, bb_hash, fp)
+    data = {"train": {"n": len(train), "sha256": ids_sha256(e.id for e in train)},
+            "valid": {"n": len(valid), "sha256": ids_sha256(e.id for e in valid)}}
+    saved = _check_same_run(cfg, out, bb_hash, fp, data)
     expect = expectations(policy, list(cfg.layers), fp, bb_hash)
     optimizers = make_optimizers(policy, cfg.lr)
     ema = EmaBaseline(cfg.ema_decay)
@@ -155,7 +161,7 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
         growth = {"from": str(cfg.grow_from), "from_layers": small.layers, "mapping": mapping,
                   "new_nodes": new_nodes(policy, mapping)}
         await sampler.sync(policy)
-    cfg.save(out, backbone_sha256=bb_hash, prompt_fingerprint=fp, git_commits=_commits(out, git_commit()),
+    cfg.save(out, backbone_sha256=bb_hash, prompt_fingerprint=fp, data=data, git_commits=_commits(out, git_commit()),
              growth=growth, nodes=policy.nodes,
              trainable_per_node={n: policy.trainable_count(n) for n in policy.nodes})
     log_path = out / LOG_FILE
