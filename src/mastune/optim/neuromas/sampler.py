@@ -67,7 +67,20 @@ class LMSampler:
 
     Call caching is off by default: a node's adapter changes after every update while its pool
     name does not, so a cached reply could come from an older adapter. Texts only: the policy
-    re-tokenises them with the backbone's HF tokenizer."""
+    re-tokenises them with the backbone's HF tokenizer. For on-policy training the server must
+    sample at plain temperature (no top-k / top-p / min-p cut), as the learner scores it.
+
+    Scale path (vLLM; the adapters are `export_peft` folders; `model_id` picks the adapter):
+
+        vllm serve BASE --enable-lora --max-loras 8 --max-lora-rank 8 \
+            --lora-modules h1_0=OUT/peft/h1_0 h2_0=OUT/peft/h2_0 out=OUT/peft/out
+        # pool.yaml
+        models:
+          - {name: h1_0, backend: openai, base_url: http://127.0.0.1:8000/v1, model_id: h1_0}
+          - {name: h2_0, backend: openai, base_url: http://127.0.0.1:8000/v1, model_id: h2_0}
+          - {name: out,  backend: openai, base_url: http://127.0.0.1:8000/v1, model_id: out}
+
+    then `LMSampler(Pool.from_yaml("pool.yaml"))` (not yet tested against a server here)."""
 
     def __init__(self, models: "Mapping[str, LM] | None" = None, *, shared: "LM | None" = None,
                  use_cache: bool = False) -> None:
