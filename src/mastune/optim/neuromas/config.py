@@ -14,7 +14,7 @@ from .reinforce import BASELINES
 
 CONFIG_FILE = "config.json"
 # May change when a killed run is resumed or extended: they do not change what was already computed.
-_RESUMABLE = {"steps", "val_every", "concurrency", "logprob_batch"}
+_RESUMABLE = {"steps", "val_every", "concurrency", "logprob_batch", "device"}
 
 
 @dataclass
@@ -43,6 +43,7 @@ class NeuroMASConfig:
     val_every: int = 5
     concurrency: int = 8  # episodes run at once
     logprob_batch: int = 4  # sequences per scoring forward pass
+    device: str = "auto"  # where the learner runs: auto (cuda when available) | cpu | cuda[:N]
 
     def __post_init__(self) -> None:
         self.layers = parse_layers(self.layers)

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from ...errors import ConfigError
+from ...llm.hf import torch_device_dtype
 from ...llm.types import Message
 from ..hieramas.util import stable_int
 from .lora import LoraSpec
@@ -57,7 +58,10 @@ class AdapterPolicy:
     initial adapter does not depend on which other nodes exist."""
 
     def __init__(self, backbone: str | Path, nodes: Sequence[str], lora: LoraSpec = LoraSpec(), *,
-                 seed: int = 0, dtype: torch.dtype = torch.float32, loaded: tuple[Any, Any] | None = None) -> None:
+                 seed: int = 0, device: str = "cpu", dtype: str = "auto",
+                 loaded: tuple[Any, Any] | None = None) -> None:
+        """device: cpu | cuda[:N] | auto (cuda when available); dtype: auto (bfloat16 on cuda, float32
+        on cpu) | float32 | bfloat16 | float16. Adapters stay float32 (peft's default)."""
         from peft import get_peft_model
 
         if not nodes:
@@ -68,7 +72,9 @@ class AdapterPolicy:
             else str(backbone)
         self.lora = lora
         self.seed = seed
-        self.tokenizer, base = loaded if loaded is not None else load_backbone(backbone, dtype)
+        self.device, torch_dtype = torch_device_dtype(device, dtype)
+        self.tokenizer, base = loaded if loaded is not None else load_backbone(backbone, torch_dtype)
+        base.to(self.device)
         for p in base.parameters():
             p.requires_grad_(False)
         self.lock = threading.RLock()
@@ -117,7 +123,7 @@ class AdapterPolicy:
 
     def adapter_state(self, node: str) -> dict[str, torch.Tensor]:
         """The node's LoRA tensors (copies), keyed without the adapter name."""
-        return {k: p.detach().clone() for k, p in self._named(node)}
+        return {k: p.detach().to("cpu", copy=True) for k, p in self._named(node)}
 
     def load_adapter_state(self, node: str, state: dict[str, torch.Tensor]) -> None:
         own = dict(self._named(node))
@@ -165,13 +171,13 @@ class AdapterPolicy:
             kw.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
         else:
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        x = torch.tensor([ids])
+        x = torch.tensor([ids], device=self.device)
         with self.lock, torch.no_grad():
             self._use(node)
             if seed is not None:
                 torch.manual_seed(seed % (2**31))  # under the lock: the global RNG is ours here
             out = self.model.generate(input_ids=x, attention_mask=torch.ones_like(x), **kw)
-        new = out[0, len(ids):].tolist()
+        new = out[0, len(ids):].cpu().tolist()
         finished = self.end_id in new
         if finished:
             new = new[: new.index(self.end_id) + 1]
@@ -211,6 +217,7 @@ class AdapterPolicy:
             if c:
                 target_mask[r, keep - 1 - len(c):] = True
         positions = (mask.cumsum(1) - 1).clamp(min=0)  # each row counts from 0 where it starts
+        ids, mask, positions, target_mask = (t.to(self.device) for t in (ids, mask, positions, target_mask))
         with self.lock:
             self._use(node)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,

@@ -105,8 +105,9 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
                 chunk = pairs[start:start + batch_size]
                 lp, counts = policy.sequence_logprobs(node, [(c.messages, c.sample) for c, _ in chunk],
                                                        batch_size, temperature)
-                a = torch.tensor([x for _, x in chunk], dtype=lp.dtype)
-                per = lp / torch.tensor([max(1, k) for k in counts], dtype=lp.dtype) if length_norm else lp
+                a = torch.tensor([x for _, x in chunk], dtype=lp.dtype, device=lp.device)
+                per = lp / torch.tensor([max(1, k) for k in counts], dtype=lp.dtype, device=lp.device) \
+                    if length_norm else lp
                 (-(a * per).sum() / n_eps).backward()
                 lps += lp.detach().tolist()
                 toks += sum(counts)

@@ -58,7 +58,8 @@ class TrainResult:
 
 def build_policy(cfg: NeuroMASConfig, loaded: tuple[Any, Any] | None = None) -> AdapterPolicy:
     """One adapter per node of cfg.layers on the backbone (fresh: every B = 0)."""
-    return AdapterPolicy(cfg.backbone, node_ids(cfg.layers), cfg.lora, seed=cfg.seed, loaded=loaded)
+    return AdapterPolicy(cfg.backbone, node_ids(cfg.layers), cfg.lora, seed=cfg.seed, device=cfg.device,
+                         loaded=loaded)
 
 
 def task_fingerprint(examples: Sequence[Example]) -> str:
@@ -228,7 +229,8 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
 
 
 def load_trained(path: str | Path, *, backbone: str | Path | None = None, answer_format: str | None = None,
-                 loaded: tuple[Any, Any] | None = None) -> tuple[AdapterPolicy, Topology, NetworkMeta]:
+                 device: str = "auto", loaded: tuple[Any, Any] | None = None
+                 ) -> tuple[AdapterPolicy, Topology, NetworkMeta]:
     """A trained network for inference: the policy with every node's adapter and its topology.
     `path`: best.pt or a run folder. backbone: defaults to the one recorded (its file hash is checked
     either way); answer_format: when given, the prompt fingerprint is checked against it."""
@@ -239,7 +241,7 @@ def load_trained(path: str | Path, *, backbone: str | Path | None = None, answer
     fp = prompt_fingerprint(answer_format) if answer_format is not None else None
     adapters, meta, _ = load_network(p, backbone_sha256=backbone_sha256(bb), prompt_fingerprint=fp)
     policy = AdapterPolicy(bb, meta.nodes, LoraSpec(meta.rank, tuple(meta.target_modules), meta.alpha),
-                           loaded=loaded)
+                           device=device, loaded=loaded)
     for n in meta.nodes:
         policy.load_adapter_state(n, adapters[n])
     return policy, layered_network(parse_layers(meta.layers)), meta
