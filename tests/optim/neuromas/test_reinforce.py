@@ -103,3 +103,15 @@ async def test_a_constant_network_learns_nothing(tiny_model, tmp_path):
         for k, v in fresh.adapter_state(n).items():
             assert torch.equal(v, res.policy.adapter_state(n)[k])
     assert [r["reward"] for r in res.log] == [1.0, 1.0, 1.0]
+
+
+def test_update_counts_prompts_the_sampler_saw_differently(tiny_model):
+    from mastune.optim.neuromas import AdapterPolicy, make_optimizers, prompt_ids, update
+
+    pol = AdapterPolicy(tiny_model, ["out"])
+    m = [{"role": "user", "content": "Solve the task."}]
+    n = len(prompt_ids(pol.tokenizer, m))
+    eps = [Episode("q", [NodeCall("out", 1, 0, m, Sampled(t, True, pt, 2))], reward=r, group=0)
+           for t, pt, r in (("The answer", n, 1.0), ("is", n + 3, 0.0))]
+    stats = update(pol, make_optimizers(pol, 1e-3), eps, loo_advantages([1.0, 0.0], [0, 0]))
+    assert stats["out"]["prompt_mismatch"] == 1 and stats["out"]["grad_norm"] > 0

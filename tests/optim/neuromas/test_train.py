@@ -49,6 +49,7 @@ async def test_two_steps_write_log_and_checkpoints_then_resume_and_load(tiny_mod
         assert r["tokens"] > 0 and r["episodes_per_hour"] > 0 and r["val"]["n"] == 2
         for s in r["nodes"].values():
             assert {"logprob", "grad_norm", "tokens"} <= set(s)
+            assert s["skipped"] or s["prompt_mismatch"] == 0  # the transformers sampler scores what it sampled
     assert log[-1]["episodes"] == 2 * 2 * 2
     assert any(s["grad_norm"] > 0 for r in log for s in r["nodes"].values())
     assert (out / BEST_FILE).is_file() and (out / STATE_FILE).is_file()

@@ -19,7 +19,7 @@ import torch
 
 from ...errors import ConfigError
 from .episode import Episode, NodeCall
-from .policy import AdapterPolicy
+from .policy import AdapterPolicy, prompt_ids
 
 BASELINES = ("loo", "ema")
 
@@ -88,7 +88,8 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
            batch_size: int = 4, temperature: float = 1.0) -> dict[str, dict]:
     """One policy-gradient step for every node: loss_n = -(1/E) sum_e A_e log p_n(text_e | prompt_e).
     temperature: the one the replies were sampled at (on-policy scoring). Returns per node: mean
-    sequence log-prob, gradient norm (before clipping), completion tokens."""
+    sequence log-prob, gradient norm (before clipping), completion tokens, and how many replies the
+    sampler said had a prompt of another length than the scorer's (should be 0)."""
     stats: dict[str, dict] = {}
     n_eps = max(1, len(episodes))
     for node in policy.nodes:
@@ -115,5 +116,10 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
             norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
             opt.step()
             opt.zero_grad(set_to_none=True)
-        stats[node] = {"logprob": sum(lps) / len(lps), "grad_norm": float(norm), "tokens": toks, "skipped": False}
+        # A sampler that reports its prompt length lets us catch a chat template applied differently
+        # from the scorer's (e.g. engine vs HF tokenizer): then the scored context is not the sampled one.
+        mismatch = sum(1 for c, _ in pairs if c.sample.prompt_tokens
+                       and c.sample.prompt_tokens != len(prompt_ids(policy.tokenizer, c.messages)))
+        stats[node] = {"logprob": sum(lps) / len(lps), "grad_norm": float(norm), "tokens": toks, "skipped": False,
+                       "prompt_mismatch": mismatch}
     return stats
