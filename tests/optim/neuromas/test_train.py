@@ -115,3 +115,16 @@ async def test_grow_from_a_trained_small_network(tiny_model, tmp_path):
     with pytest.raises(ConfigError, match="cannot grow"):
         await train_network(cfg_for(tiny_model, layers=(), steps=1, grow_from=big_cfg.grow_from), TRAIN, [],
                             tmp_path / "bad", reward=parity, progress=False)
+
+
+def test_navigate_splits_for_training():
+    from mastune.optim.neuromas import load_splits
+    from mastune.tasks.datasets import data_dir_candidates
+
+    if not data_dir_candidates():
+        pytest.skip("shared benchmark data not found")
+    train, valid = load_splits(NeuroMASConfig(task="navigate", train_size=30, val_size=10))
+    assert len(train) == 30 and len(valid) == 10
+    assert {e.id for e in train}.isdisjoint(e.id for e in valid)
+    full_train, _ = load_splits(NeuroMASConfig(task="navigate", val_size=None))
+    assert len(full_train) == 500 and [e.id for e in full_train[:30]] == [e.id for e in train]

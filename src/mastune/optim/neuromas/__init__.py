@@ -15,13 +15,13 @@ from .lora import DEFAULT_TARGETS, LoraSpec, lora_param_count, matched_rank
 from .policy import AdapterPolicy, load_backbone, prompt_ids
 from .reinforce import EmaBaseline, advantages, loo_advantages, make_optimizers, update
 from .sampler import LMSampler, Sampled, Sampler, TransformersSampler
-from .train import TrainResult, build_policy, evaluate, load_trained, train_network
+from .train import TrainResult, build_policy, evaluate, load_splits, load_trained, train_network, train_neuromas
 
 __all__ = [
     "DEFAULT_TARGETS", "FORMAT_VERSION", "AdapterPolicy", "EmaBaseline", "Episode", "LMSampler", "LoraSpec", "NetworkMeta",
     "NeuroMASConfig", "NodeCall", "RewardFn", "Sampled", "Sampler", "TrainResult", "TransformersSampler",
     "advantages", "answer_format", "backbone_sha256", "build_policy", "evaluate", "export_peft", "forward",
-    "grow", "growth_mapping", "load_backbone", "load_network", "load_trained", "lora_param_count",
+    "grow", "growth_mapping", "load_backbone", "load_network", "load_splits", "load_trained", "lora_param_count",
     "loo_advantages", "make_optimizers", "matched_rank", "new_nodes", "prompt_ids", "save_network",
-    "single_llm_config", "task_reward", "train_network", "update",
+    "single_llm_config", "task_reward", "train_network", "train_neuromas", "update",
 ]

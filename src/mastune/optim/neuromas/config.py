@@ -20,7 +20,10 @@ _RESUMABLE = {"steps", "val_every", "concurrency", "logprob_batch", "device"}
 @dataclass
 class NeuroMASConfig:
     backbone: str = ""  # HF model folder or .gguf file (the engine serves the same weights)
-    task: str = "navigate"
+    task: str = "navigate"  # a registered task (mastune.tasks); train/valid come from its seeded split
+    split_seed: int = 0  # the seeded train/valid/test split (mastune.tasks.splits)
+    train_size: int | None = None  # first N of the train split (None: all)
+    val_size: int | None = 50  # first N of the valid split, for best-on-validation
     layers: tuple[int, ...] = (1, 1)  # hidden widths; () = one node (the single-LLM baseline)
     rank: int = 8
     alpha: float | None = None  # None: 2 * rank

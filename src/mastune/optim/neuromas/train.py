@@ -228,6 +228,21 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
     return TrainResult(policy, network, log, best, out)
 
 
+def load_splits(cfg: NeuroMASConfig) -> tuple[list[Example], list[Example]]:
+    """cfg.task's train and valid examples (seeded split, first train_size / val_size of each)."""
+    from ...tasks.datasets import load_task
+
+    train = load_task(cfg.task, split="train", seed=cfg.split_seed, limit=cfg.train_size)
+    valid = load_task(cfg.task, split="valid", seed=cfg.split_seed, limit=cfg.val_size)
+    return train, valid
+
+
+async def train_neuromas(cfg: NeuroMASConfig, out_dir: str | Path, **kw: Any) -> TrainResult:
+    """`mastune train neuromas` in one call: the task's seeded splits, then train_network(**kw)."""
+    train, valid = load_splits(cfg)
+    return await train_network(cfg, train, valid, out_dir, **kw)
+
+
 def load_trained(path: str | Path, *, backbone: str | Path | None = None, answer_format: str | None = None,
                  device: str = "auto", loaded: tuple[Any, Any] | None = None
                  ) -> tuple[AdapterPolicy, Topology, NetworkMeta]:
