@@ -1,7 +1,7 @@
 """LoRA settings of the per-node adapters, and LoRA parameter counts."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ...errors import ConfigError
