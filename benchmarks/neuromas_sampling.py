@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import time
 
-from mastune.graph.layered import layered_network, network_name, node_ids, parse_layers
+from mastune.graph.layernet import layered_network, network_name, node_ids, parse_layers
 from mastune.llm.pool import Pool
 from mastune.models.pull import pull
 from mastune.optim.neuromas import AdapterPolicy, LMSampler, TransformersSampler, forward

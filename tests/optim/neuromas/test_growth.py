@@ -4,7 +4,7 @@ import torch
 
 from mastune.agents.layered import prompt_fingerprint
 from mastune.errors import ConfigError
-from mastune.graph.layered import layered_network, node_ids
+from mastune.graph.layernet import layered_network, node_ids
 from mastune.optim.neuromas import (AdapterPolicy, LoraSpec, NetworkMeta, TransformersSampler, backbone_sha256,
                                     forward, grow, growth_mapping, load_network, new_nodes, save_network)
 from mastune.optim.neuromas.sampler import Sampled

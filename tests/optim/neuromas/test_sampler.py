@@ -2,7 +2,7 @@
 import pytest
 
 from mastune.errors import ConfigError
-from mastune.graph.layered import layered_network
+from mastune.graph.layernet import layered_network
 from mastune.llm.fake import FakeLM
 from mastune.optim.neuromas import forward
 from mastune.optim.neuromas.episode import task_reward

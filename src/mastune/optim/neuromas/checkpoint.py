@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ...graph.layered import node_ids
+from ...graph.layernet import node_ids
 from ..hieramas.checkpoint import CheckpointError, atomic_save
 from .lora import LoraSpec
 from .policy import AdapterPolicy

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from ...graph.layered import calls, parse_layers
+from ...graph.layernet import calls, parse_layers
 from .lora import DEFAULT_TARGETS, LoraSpec
 from .reinforce import BASELINES
 

@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable
 
 from ...agents.layered import layered_messages
 from ...agents.prompts import family
-from ...graph.layered import layer_groups
+from ...graph.layernet import layer_groups
 from ...graph.topology import Topology
 from ...llm.types import Message
 from ...tasks.base import Example

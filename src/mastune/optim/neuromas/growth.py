@@ -29,7 +29,7 @@ from typing import Sequence
 import torch
 
 from ...errors import ConfigError
-from ...graph.layered import OUTPUT, node_id, node_ids, parse_layers
+from ...graph.layernet import OUTPUT, node_id, node_ids, parse_layers
 from .policy import AdapterPolicy
 
 

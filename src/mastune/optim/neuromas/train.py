@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 from ...agents.layered import prompt_fingerprint
 from ...agents.prompts import family
 from ...errors import ConfigError
-from ...graph.layered import layered_network, node_ids, parse_layers
+from ...graph.layernet import layered_network, node_ids, parse_layers
 from ...graph.topology import Topology
 from ...io import writer_lock
 from ...tasks.base import Example

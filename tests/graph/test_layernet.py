@@ -2,7 +2,7 @@ import pytest
 
 from mastune.agents.layered import layered_messages, prompt_fingerprint, render_context
 from mastune.errors import ConfigError
-from mastune.graph.layered import (OUTPUT, calls, layer_groups, layered_network, network_name, node_ids,
+from mastune.graph.layernet import (OUTPUT, calls, layer_groups, layered_network, network_name, node_ids,
                                    parse_layers)
 from mastune.graph.topology import Topology
 
