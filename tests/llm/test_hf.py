@@ -74,7 +74,7 @@ def test_identity_tracks_adapter_contents(adapter, tmp_path):
 def test_pool_rejects_bad_hf_entries(tmp_path):
     with pytest.raises(ConfigError, match="needs model"):
         Pool.from_dict({"models": [{"name": "x", "backend": "hf"}]})
-    with pytest.raises(ConfigError, match="backend 'hf' only"):
+    with pytest.raises(ConfigError, match="embedded adapter is a GGUF LoRA file"):
         Pool.from_dict({"models": [{"name": "x", "model": "smollm2-135m", "adapter": str(tmp_path)}]})
     with pytest.raises(ConfigError, match="not a LoRA adapter"):
         Pool.from_dict({"models": [{"name": "x", "backend": "hf", "adapter": str(tmp_path)}]})["x"]

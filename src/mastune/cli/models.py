@@ -1,4 +1,4 @@
-"""`mastune models list | pull`."""
+"""`mastune models list | pull | export-hf`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,7 @@ from ..models.pull import is_present, models_dir, pull
 from ..models.registry import MODELS
 from .common import console, err_console
 
-app = typer.Typer(help="The local model pool: list and pull GGUF models.", no_args_is_help=True)
+app = typer.Typer(help="The local model pool: list and pull GGUF models, export HF weights.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -44,3 +44,22 @@ def pull_model(
         err_console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1)
     console.print(f"[green]ok[/] {name}: {got}")
+
+
+@app.command("export-hf")
+def export_hf_cmd(
+    name: str = typer.Argument(..., help="built-in model name or a path to a .gguf file"),
+    out: Path = typer.Option(..., "--out", help="folder to write (config, safetensors, tokenizer, chat template)"),
+    dtype: str = typer.Option("bf16", "--dtype", help="fp32 | bf16 | fp16"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --out folder"),
+) -> None:
+    """Write transformers weights dequantised from the pool's GGUF (for training with torch / peft)."""
+    from ..errors import MastuneError
+    from ..models.export_hf import export_hf
+
+    try:
+        got = export_hf(name, out, dtype=dtype, overwrite=overwrite)
+    except MastuneError as e:
+        err_console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/] {name} -> {got} ({dtype})")

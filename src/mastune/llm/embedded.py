@@ -1,23 +1,30 @@
 """Embedded llama.cpp engine (xllamacpp): in-process, continuous batching.
 
-One engine per (GGUF file, engine settings), loaded once and shared by every
-EmbeddedLM that names it. Requests run in a thread pool sized to the engine's
-parallel slots: xllamacpp releases the GIL, so concurrent requests batch.
+One engine per (GGUF file, engine settings, LoRA adapters), loaded once and
+shared by every EmbeddedLM that names it. Requests run in a thread pool sized to
+the engine's parallel slots: xllamacpp releases the GIL, so concurrent requests
+batch. Thread counts come from the shared budget (threads.py); adapters and
+their per-request selection from lora.py.
 """
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
+import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .. import settings
-from ..errors import ContextOverflow, LLMError, ModelUnavailable
+from ..errors import ConfigError, ContextOverflow, LLMError, ModelUnavailable
+from . import threads as thread_budget
 from .lm import LM, RawCompletion
-from .types import Price
+from .lora import Adapter, AdapterSet
+from .types import Completion, Message, Price
+
+ADAPTER_FIELD = "mastune_adapter"  # request field (and cache-key part) naming the adapter + weights digest
 
 
 @dataclass(frozen=True)
@@ -25,21 +32,55 @@ class EngineSpec:
     path: str
     n_parallel: int = 4
     ctx_per_slot: int = 4096
-    n_threads: int = 0  # 0 = all cores
+    n_threads: int = 0  # 0 = the thread budget (threads.py); MASTUNE_THREADS overrides
     verbose: bool = False
+    adapters: AdapterSet = field(default_factory=AdapterSet)  # LoRA adapters loaded on this base
+    adapter_prompt_cache: bool = False  # reuse the prompt cache on adapter engines (see lora.py)
+
+    def same_engine_but_weights(self, other: "EngineSpec") -> bool:
+        """Equal but for the adapters' weights: `other` is an older load of this engine."""
+        return (self.path, self.n_parallel, self.ctx_per_slot, self.n_threads, self.verbose,
+                self.adapter_prompt_cache) == (other.path, other.n_parallel, other.ctx_per_slot, other.n_threads,
+                                               other.verbose, other.adapter_prompt_cache) \
+            and self.adapters.same_files(other.adapters) and self.adapters != other.adapters
 
 
 class Engine:
-    def __init__(self, spec: EngineSpec) -> None:
+    """One loaded llama.cpp server; reloaded (same spec) when its thread share changes."""
+
+    def __init__(self, spec: EngineSpec, budget: thread_budget.ThreadBudget | None = None) -> None:
         try:
-            import xllamacpp
+            import xllamacpp  # noqa: F401
         except ImportError as e:  # pragma: no cover - a core dependency
             raise ModelUnavailable("xllamacpp is not installed; run: pip install xllamacpp") from e
         if not Path(spec.path).is_file():
             raise ModelUnavailable(f"GGUF file not found: {spec.path}; run `mastune models pull NAME`")
-        # MASTUNE_THREADS caps engine threads: llama.cpp threads spin-wait, so
-        # several engines (or other jobs) on few cores run far faster with fewer.
-        threads = spec.n_threads or int(os.environ.get("MASTUNE_THREADS", "0")) or os.cpu_count() or 1
+        self.spec = spec
+        self.budget = budget or thread_budget.budget()
+        self._cv = threading.Condition()
+        self._inflight = 0
+        self._blocked = False  # reloading or closing: new requests wait
+        self._closed = False
+        self._checked = time.monotonic()
+        self._grow_seen: float | None = None  # since when a larger share has been on offer
+        self.reloads = 0  # thread-share reloads (for benchmarks and tests)
+        self.budget.add(id(self))
+        try:
+            self.allocation = self.budget.allocate(spec.n_threads)
+            self.server: Any = self._load(self.allocation.threads)
+        except BaseException:
+            self.budget.remove(id(self))
+            raise
+        self.pool = ThreadPoolExecutor(max_workers=spec.n_parallel, thread_name_prefix="mastune-engine")
+
+    @property
+    def threads(self) -> int:
+        return self.allocation.threads
+
+    def _load(self, threads: int) -> Any:
+        import xllamacpp
+
+        spec = self.spec
         p = xllamacpp.CommonParams()
         p.model.path = spec.path
         p.n_parallel = spec.n_parallel
@@ -48,15 +89,83 @@ class Engine:
         p.cpuparams_batch.n_threads = threads
         p.verbosity = 3 if spec.verbose else -1  # llama.cpp is very chatty otherwise
         p.log_json = False
+        if spec.adapters:
+            spec.adapters.configure(p)
         try:
-            self.server = xllamacpp.Server(p)
+            return xllamacpp.Server(p)
         except Exception as e:
             raise ModelUnavailable(f"llama.cpp could not load {spec.path}: {e}") from e
-        self.spec = spec
-        self.pool = ThreadPoolExecutor(max_workers=spec.n_parallel, thread_name_prefix="mastune-engine")
 
+    # -- requests ----------------------------------------------------------------------------------
     def complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.server.handle_chat_completions(request)
+        self._enter()
+        try:
+            return self.server.handle_chat_completions(request)
+        finally:
+            with self._cv:
+                self._inflight -= 1
+                self._cv.notify_all()
+
+    def _enter(self) -> None:
+        with self._cv:
+            while self._blocked:
+                self._cv.wait()
+            if self._closed:
+                raise ModelUnavailable(f"engine for {Path(self.spec.path).name} was closed (reloaded); call again")
+            now = time.monotonic()
+            if now - self._checked >= thread_budget.RECHECK_S:
+                self._checked = now
+                self._rethread(self.budget.allocate(self.spec.n_threads))
+            if self.server is None:  # a reload failed earlier: try again (raises a typed error)
+                self.server = self._load(self.threads)
+            self._inflight += 1
+
+    def _rethread(self, want: thread_budget.Allocation) -> None:
+        """Called holding the condition. Shrink at once (drain first); grow only when idle."""
+        if want.threads == self.threads:
+            self.allocation, self._grow_seen = want, None
+            return
+        if want.threads > self.threads:
+            # Growing waits for an idle moment and a share that has lasted GROW_AFTER_S: a reload
+            # stalls running requests, and a short-lived neighbour would make it thrash.
+            now = time.monotonic()
+            self._grow_seen = self._grow_seen if self._grow_seen is not None else now
+            if self._inflight or now - self._grow_seen < thread_budget.GROW_AFTER_S:
+                return
+        self._grow_seen = None
+        self._blocked = True
+        try:
+            while self._inflight:
+                self._cv.wait()
+            self.server = None  # free the old context (and its threads) before the new one loads
+            self.server = self._load(want.threads)
+            self.allocation = want
+            self.reloads += 1
+        finally:
+            self._blocked = False
+            self._cv.notify_all()
+
+    def refresh(self) -> None:
+        """Re-read the budget now if idle (another engine just loaded in this process)."""
+        with self._cv:
+            if not (self._blocked or self._closed or self._inflight):
+                self._checked = time.monotonic()
+                self._rethread(self.budget.allocate(self.spec.n_threads))
+
+    def close(self) -> None:
+        """Wait for in-flight requests, then free the model and give its threads back to the budget."""
+        with self._cv:
+            if self._closed:
+                return
+            self._blocked = True
+            while self._inflight:
+                self._cv.wait()
+            self._closed = True
+            self.server = None
+            self._blocked = False
+            self._cv.notify_all()
+        self.budget.remove(id(self))
+        self.pool.shutdown(wait=False)
 
     @property
     def http_address(self) -> str:
@@ -69,11 +178,19 @@ _engines_lock = threading.Lock()
 
 
 def get_engine(spec: EngineSpec) -> Engine:
-    """Load each engine once per process; models are never rebuilt per call."""
+    """Load each engine once per process; models are never rebuilt per call.
+
+    An engine whose adapters got new weights replaces the older load, which is
+    closed in the background once its in-flight requests are done."""
     with _engines_lock:
         engine = _engines.get(spec)
         if engine is None:
+            for old in [s for s in _engines if spec.same_engine_but_weights(s)]:
+                threading.Thread(target=_engines.pop(old).close, daemon=True).start()
             engine = _engines[spec] = Engine(spec)
+            for other in _engines.values():  # idle engines take their smaller share at once
+                if other is not engine:
+                    other.refresh()
         return engine
 
 
@@ -81,6 +198,10 @@ class EmbeddedLM(LM):
     """A pool model served by the in-process llama.cpp engine.
 
     `model` is a built-in model name (pulled on first use) or a path to a GGUF file.
+    `adapters` names GGUF LoRA files loaded on that base (one engine serves them
+    all); a call picks one with `chat(..., adapter=NAME)`, else `adapter` (the
+    entry's default) or none (the base model). Rewriting an adapter file is
+    picked up on the next call: new weights, a new engine load, new cache keys.
     """
 
     def __init__(
@@ -91,6 +212,9 @@ class EmbeddedLM(LM):
         n_parallel: int = 4,
         ctx_per_slot: int = 4096,
         n_threads: int = 0,
+        adapters: Mapping[str, str | Path] | None = None,
+        adapter: str | None = None,
+        adapter_prompt_cache: bool = False,
         price: Price = Price(),
         profile: str = "",
         **kw: Any,
@@ -101,6 +225,12 @@ class EmbeddedLM(LM):
         self.n_parallel = n_parallel
         self.ctx_per_slot = ctx_per_slot
         self.n_threads = n_threads
+        self.adapter_files = {str(k): str(v) for k, v in (adapters or {}).items()}
+        if adapter is not None and adapter not in self.adapter_files:
+            raise ConfigError(f"model {name!r}: default adapter {adapter!r} is not one of its adapters "
+                              f"{sorted(self.adapter_files)}")
+        self.adapter = adapter
+        self.adapter_prompt_cache = adapter_prompt_cache
         self._path: str | None = None
 
     def gguf_path(self) -> str:
@@ -112,20 +242,52 @@ class EmbeddedLM(LM):
 
     def identity(self) -> dict[str, Any]:
         # The file's name + size identify the weights without hashing a GB per call.
+        # (The adapter and its weights digest are in the request: see ADAPTER_FIELD.)
         path = Path(self.gguf_path())
         return {"backend": "embedded", "file": path.name, "size": path.stat().st_size}
 
-    def engine(self) -> Engine:
+    def adapters(self) -> AdapterSet:
+        """The adapters as they are on disk now (digests re-hashed only when a file changed)."""
+        return AdapterSet.from_files(self.adapter_files)
+
+    def set_adapters(self, adapters: Mapping[str, str | Path]) -> None:
+        """Serve another set of named adapters (the next call loads them)."""
+        self.adapter_files = {str(k): str(v) for k, v in adapters.items()}
+        if self.adapter is not None and self.adapter not in self.adapter_files:
+            self.adapter = None
+
+    def engine(self, adapters: AdapterSet | None = None) -> Engine:
         spec = EngineSpec(
-            self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose
+            self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose,
+            adapters if adapters is not None else self.adapters(), self.adapter_prompt_cache,
         )
         return get_engine(spec)
 
+    async def chat(self, messages: Sequence[Message], *, adapter: str | None = None, adapter_scale: float = 1.0,
+                   **kw: Any) -> Completion:
+        """`adapter`: one of this model's adapters for this call (default: the entry's own, if any)."""
+        name = adapter if adapter is not None else self.adapter
+        if name is not None:
+            chosen: Adapter = self.adapters().get(name)
+            # In the request, hence in the cache key: new weights never hit an old cached reply.
+            kw[ADAPTER_FIELD] = {"name": chosen.name, "digest": chosen.digest, "scale": float(adapter_scale)}
+        return await super().chat(messages, **kw)
+
     async def _generate(self, request: dict[str, Any]) -> RawCompletion:
         loop = asyncio.get_running_loop()
-        engine = await loop.run_in_executor(None, self.engine)  # first use may pull + load
+        request = dict(request)
+        chosen = request.pop(ADAPTER_FIELD, None)
+        adapters = await loop.run_in_executor(None, self.adapters)
+        if chosen is not None and adapters.get(chosen["name"]).digest != chosen["digest"]:
+            raise LLMError(f"model {self.name!r}: adapter {chosen['name']!r} was rewritten while this call "
+                           "was queued; call again")
+        engine = await loop.run_in_executor(None, self.engine, adapters)  # first use may pull + load
+        request.update(adapters.request_fields(chosen and chosen["name"], chosen["scale"] if chosen else 1.0,
+                                               self.adapter_prompt_cache))
         try:
             resp = await loop.run_in_executor(engine.pool, engine.complete, request)
+        except ModelUnavailable:
+            raise  # a closed (reloaded) engine: retried by LM.chat
         except Exception as e:
             raise LLMError(f"llama.cpp failed on model {self.name!r}: {e}") from e
         return parse_response(resp, self.name, self.ctx_per_slot)

@@ -14,6 +14,9 @@
       - name: m1
         backend: hf                       # transformers (+ peft): serves LoRA adapters as trained
         adapter: adapters/m1              # base model read from the adapter's config
+      - name: node-1                      # embedded + GGUF LoRA: entries on one base share one engine
+        model: smollm2-135m
+        adapter: adapters/node-1.gguf     # (mastune.llm.lora.peft_to_gguf); or a name from `adapters`
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ class ModelConfig(BaseModel):
     name: str
     backend: Literal["embedded", "openai", "hf"] = "embedded"
     model: str | None = None  # embedded: built-in model name or GGUF path; hf: HF folder or hub id
-    adapter: str | None = None  # hf: a LoRA adapter folder (e.g. from `mastune train sft`)
+    adapter: str | None = None  # hf: a LoRA adapter folder; embedded: a GGUF LoRA file or a name in `adapters`
+    adapters: dict[str, str] | None = None  # embedded: named GGUF LoRA files on this base, chosen per call
     device: str = "auto"  # hf: auto | cpu | cuda[:N]
     dtype: str = "auto"  # hf: auto | float32 | bfloat16 | float16
     base_url: str | None = None  # openai
@@ -75,12 +79,29 @@ class ModelConfig(BaseModel):
             raise ValueError(f"model {self.name!r}: backend 'openai' needs base_url and model_id")
         if self.backend == "hf" and not (self.model or self.adapter):
             raise ValueError(f"model {self.name!r}: backend 'hf' needs model (HF folder or hub id) or adapter")
-        if self.adapter and self.backend != "hf":
-            raise ValueError(f"model {self.name!r}: adapter is served by backend 'hf' only "
-                             "(for llama.cpp, merge the adapter and convert it to GGUF)")
+        if (self.adapter or self.adapters) and self.backend == "openai":
+            raise ValueError(f"model {self.name!r}: adapters are served by backends 'embedded' and 'hf'")
+        if self.adapters and self.backend != "embedded":
+            raise ValueError(f"model {self.name!r}: named `adapters` are for backend 'embedded' "
+                             "(backend 'hf' takes one peft folder as `adapter`)")
+        if self.backend == "embedded" and self.adapter and not (self.adapter.endswith(".gguf")
+                                                                 or self.adapter in (self.adapters or {})):
+            raise ValueError(f"model {self.name!r}: an embedded adapter is a GGUF LoRA file (convert a peft "
+                             "folder with mastune.llm.lora.peft_to_gguf) or a name in `adapters`")
         return self
 
-    def build(self) -> LM:
+    def engine_adapters(self) -> dict[str, str]:
+        """Adapters this entry brings to its base's engine: its named ones, plus a file `adapter` as itself."""
+        named = dict(self.adapters or {})
+        if self.adapter and self.adapter.endswith(".gguf"):
+            named[self.name] = self.adapter
+        return named
+
+    def default_adapter(self) -> str | None:
+        return self.name if self.adapter and self.adapter.endswith(".gguf") else self.adapter
+
+    def build(self, engine_adapters: dict[str, str] | None = None) -> LM:
+        """`engine_adapters`: every adapter on this entry's engine (the pool's entries on the same base)."""
         common: dict[str, Any] = dict(profile=self.profile, timeout_s=self.timeout_s, max_retries=self.max_retries)
         builtin = resolve(self.model or self.name) if self.backend == "embedded" else None
         if self.price is not None:
@@ -109,7 +130,8 @@ class ModelConfig(BaseModel):
 
         return EmbeddedLM(
             self.name, self.model or self.name, n_parallel=self.n_parallel, ctx_per_slot=self.ctx_per_slot,
-            n_threads=self.n_threads, price=price, **common,
+            n_threads=self.n_threads, adapters=engine_adapters or self.engine_adapters(),
+            adapter=self.default_adapter(), price=price, **common,
         )
 
 
@@ -169,8 +191,22 @@ class Pool(Mapping[str, LM]):
         lm = self._lms.get(name)
         if lm is None:
             cfg = self._config_for(name)
-            lm = self._lms[cfg.name] = cfg.build()
+            lm = self._lms[cfg.name] = cfg.build(self._engine_adapters(cfg))
         return lm
+
+    def _engine_adapters(self, cfg: ModelConfig) -> dict[str, str] | None:
+        """All adapters of the entries sharing cfg's base engine, so one loaded base serves them all."""
+        if cfg.backend != "embedded":
+            return None
+        engine = lambda c: (c.model or c.name, c.n_parallel, c.ctx_per_slot, c.n_threads)  # noqa: E731
+        merged: dict[str, str] = {}
+        for other in self.config.models:
+            if other.backend == "embedded" and engine(other) == engine(cfg):
+                for name, path in other.engine_adapters().items():
+                    if merged.setdefault(name, path) != path:
+                        raise ConfigError(f"adapter name {name!r} names two files on one base: "
+                                          f"{merged[name]} and {path}")
+        return merged
 
     def _config_for(self, name: str) -> ModelConfig:
         for cfg in self.config.models:
