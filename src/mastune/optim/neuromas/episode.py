@@ -69,6 +69,13 @@ def answer_format(example: Example) -> str:
     return family(example.family).format
 
 
+def node_messages(node: Any, question: str, previous: list[str], fmt: str) -> list[Message]:
+    """A node's prompt: its layer and index, the task, the previous layer's messages (training and
+    the `neuromas` system kind both build prompts here, so a checkpoint sees the prompts it was trained on)."""
+    return layered_messages(question, layer=int(node.params["layer"]), index=int(node.params["index"]),
+                            output=bool(node.params.get("output")), previous=previous, answer_format=fmt)
+
+
 async def forward(network: Topology, sampler: Sampler, example: Example, *, temperature: float,
                   max_tokens: int, seed: int = 0) -> Episode:
     """Run every layer in order; node i of layer l sees the task and layer l-1's outputs in index order.
@@ -78,9 +85,7 @@ async def forward(network: Topology, sampler: Sampler, example: Example, *, temp
     calls: list[NodeCall] = []
     for group in layer_groups(network):
         nodes = [network.node(n) for n in group]
-        msgs = [layered_messages(example.question, layer=int(n.params["layer"]), index=int(n.params["index"]),
-                                 output=bool(n.params.get("output")), previous=previous, answer_format=fmt)
-                for n in nodes]
+        msgs = [node_messages(n, example.question, previous, fmt) for n in nodes]
         samples = await asyncio.gather(*(
             sampler.sample(n.id, m, temperature, max_tokens, seed=stable_int(seed, n.id)) for n, m in zip(nodes, msgs)))
         calls += [NodeCall(n.id, int(n.params["layer"]), int(n.params["index"]), m, s)
