@@ -80,13 +80,18 @@ class LMSampler:
           - {name: h2_0, backend: openai, base_url: http://127.0.0.1:8000/v1, model_id: h2_0}
           - {name: out,  backend: openai, base_url: http://127.0.0.1:8000/v1, model_id: out}
 
-    then `LMSampler(Pool.from_yaml("pool.yaml"))` (not yet tested against a server here)."""
+    then `LMSampler(Pool.from_yaml("pool.yaml"))`. llama.cpp's own server (`llama-server --lora
+    F1 --lora F2 ...`, or the embedded engine's HTTP address) ignores the model name and picks
+    adapters from the request body instead: `extra={node: llama_server_lora(i, n)}` adds them
+    (tests/optim/neuromas/test_engine_sampler.py runs this against llama.cpp's server on loopback).
+    `extra`: request fields per node (sampling settings such as top_k=0 for plain temperature)."""
 
     def __init__(self, models: "Mapping[str, LM] | None" = None, *, shared: "LM | None" = None,
-                 use_cache: bool = False) -> None:
+                 use_cache: bool = False, extra: "Mapping[str, Mapping] | None" = None) -> None:
         if (models is None) == (shared is None):
             raise ValueError("give exactly one of `models` (one per node) or `shared`")
         self.models, self.shared, self.use_cache = models, shared, use_cache
+        self.extra = {k: dict(v) for k, v in (extra or {}).items()}
 
     def model_for(self, node: str) -> "LM":
         if self.shared is not None:
@@ -100,8 +105,16 @@ class LMSampler:
     async def sample(self, node: str, messages: Sequence[Message], temperature: float, max_tokens: int,
                      seed: int | None = None) -> Sampled:
         c = await self.model_for(node).chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                            use_cache=self.use_cache)
+                                            use_cache=self.use_cache, **self.extra.get(node, {}))
         return Sampled(c.text, c.finish_reason != "length", c.usage.prompt_tokens, c.usage.completion_tokens)
 
     async def sync(self, policy: "AdapterPolicy") -> None:
         """Nothing to do here; a sampler whose server must load new adapters overrides this."""
+
+
+def llama_server_lora(index: int, count: int, scale: float = 1.0) -> dict:
+    """Request fields that select adapter `index` of the `count` a llama.cpp server loaded (in its
+    --lora order): every adapter with an explicit scale (the server keeps unlisted ones at their load
+    scale), and no prompt-cache reuse across adapters."""
+    return {"lora": [{"id": i, "scale": float(scale) if i == index else 0.0} for i in range(count)],
+            "cache_prompt": False}
