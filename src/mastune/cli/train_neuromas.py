@@ -38,6 +38,8 @@ def neuromas_config(*, task: str, backbone: str, layers: str, grow_from: Optiona
         raise ConfigError("give --episodes (a total budget) or --steps, not both")
     if single_llm and grow_from:
         raise ConfigError("--single-llm trains one node from scratch; it cannot --grow-from a network")
+    if grow_from and Path(grow_from).is_dir():  # a run folder: its best-on-validation network
+        grow_from = str(Path(grow_from) / "best.pt")
     per_step = questions_per_step * group_size
     if episodes is not None:
         if episodes < 1:

@@ -44,6 +44,11 @@ def test_defaults_episode_budget_and_pool_model_backbone(smollm_path):
     assert (cfg.max_tokens, cfg.eval_max_tokens, cfg.baseline) == (200, 200, "loo")
 
 
+def test_grow_from_a_run_folder_means_its_best_network(tiny_model, tmp_path):
+    cfg, _ = config("--backbone", tiny_model, "--layers", "2,2", "--grow-from", str(tmp_path))
+    assert cfg.grow_from == str(tmp_path / "best.pt")
+
+
 def test_single_llm_baseline_is_one_node_with_matched_rank(tiny_model):
     cfg, _ = config("--backbone", tiny_model, "--layers", "2,2", "--rank", "4", "--single-llm")
     assert cfg.layers == () and cfg.rank == 4 * 5  # NeuroMAS-5: five adapters of rank 4 -> one of rank 20

@@ -34,6 +34,7 @@ from .system import NeuroMASSystem, build_neuromas_system
 from .train import TrainResult, build_policy, train_network
 
 SAMPLERS = ("auto", "engine", "transformers")
+MAX_SLOTS = 8  # engine slots (batched sequences); more buys little on a few CPU cores
 ENGINE_DIR = "engine"  # OUT/engine/{peft,gguf}: the adapters the sampler serves (rewritten every step)
 
 
@@ -86,7 +87,9 @@ class NeuroMASOptimiser(Optimiser):
         policy = build_policy(cfg, self.loaded)
         sampler = None
         if self.sampler_kind == "engine":
-            sampler = EngineSampler(cfg.backbone, out / ENGINE_DIR)
+            # every node call of a step's concurrent episodes gets a slot (a layer's nodes run together)
+            slots = max(1, min(MAX_SLOTS, cfg.concurrency * max(cfg.layers or (1,))))
+            sampler = EngineSampler(cfg.backbone, out / ENGINE_DIR, n_parallel=slots)
             await sampler.sync(policy)  # fresh adapters (B = 0); a resume or growth syncs again
         try:
             self.result = await train_network(cfg, trainset, validset, out, policy=policy, sampler=sampler,
