@@ -128,11 +128,12 @@ DEFAULTS = {
 
 
 def role_of(messages) -> str:
-    system = messages[0]["content"]
+    # every role shares one system message; its persona ends the user message
+    user = messages[-1]["content"]
     for role, marker in ROLE_MARKERS:
-        if marker in system:
+        if marker in user:
             return role
-    raise AssertionError(f"unknown role for system prompt {system!r}")
+    raise AssertionError(f"unknown role for prompt {user!r}")
 
 
 class Team:

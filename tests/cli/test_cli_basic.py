@@ -14,6 +14,10 @@ def test_models_list_shows_pool():
     for name in ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"):
         assert name in r.output
     assert "MB" in r.output and "PyPI" in r.output
+    import xllamacpp
+
+    # the engine line names the build's compiled CPU features, as llama.cpp reports them
+    assert "engine: xllamacpp" in r.output and ("AVX2" in r.output) == ("AVX2 = 1" in xllamacpp.get_system_info())
 
 
 def test_models_pull_unknown_fails_clearly():

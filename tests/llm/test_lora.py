@@ -129,39 +129,40 @@ def test_adapters_switch_per_request_without_contamination(adapters, smollm_path
     assert base == plain
 
 
+def top1_agreement(engine, model, tok, scale):
+    """Along the engine's greedy output: how often torch's top-1 next token is the engine's token."""
+    agree = total = 0
+    for q in PROMPTS:
+        ids = tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
+                                      return_dict=True)["input_ids"]
+        r = engine.server.handle_completions({"prompt": ids, "n_predict": 24, "temperature": 0.0,
+                                              "lora": [{"id": 0, "scale": scale}], "cache_prompt": False})
+        out = tok(r["choices"][0]["text"], add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids + out])).logits[0]
+        pred = logits[len(ids) - 1:len(ids) - 1 + len(out)].argmax(-1).tolist()
+        agree += sum(p == t for p, t in zip(pred, out))
+        total += len(out)
+    return agree / total
+
+
 @pytest.mark.engine
 def test_engine_agrees_with_transformers_peft(adapters, smollm_hf, smollm_path):
-    """Top-1 agreement, teacher-forced along peft's greedy output (quantised Q4_1 engine vs fp32 torch)."""
+    """Q4_1 engine + GGUF adapter vs fp32 torch + peft on the same weights: top-1 agreement."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(smollm_hf)
-    lm = EmbeddedLM("lora", smollm_path, n_parallel=1, ctx_per_slot=1024, adapters={"A": adapters["A"]},
-                    adapter_prompt_cache=True)  # one adapter only: reuse is safe and makes this fast
-    engine = lm.engine()
+    engine = EmbeddedLM("lora", smollm_path, n_parallel=1, ctx_per_slot=1024,
+                        adapters={"A": adapters["A"]}).engine()
     peft = adapters["peft_a"]
-
-    def rate(model, scale):
-        agree = total = 0
-        for q in PROMPTS:
-            ids = tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
-                                          return_tensors="pt", return_dict=True)["input_ids"]
-            with torch.no_grad():
-                seq = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=16,
-                                     do_sample=False)[0].tolist()
-            n0 = ids.shape[1]
-            for t in range(n0, len(seq)):
-                r = engine.server.handle_completions({"prompt": seq[:t], "n_predict": 1, "temperature": 0.0,
-                                                      "lora": [{"id": 0, "scale": scale}]})
-                agree += tok.decode(seq[n0:t + 1]) == tok.decode(seq[n0:t]) + r["choices"][0]["text"]
-                total += 1
-        return agree / total
-
     with peft.disable_adapter():
-        floor = rate(peft, 0.0)  # quantisation alone
-    with_adapter = rate(peft, 1.0)
-    print(f"top-1 agreement: base {floor:.3f}, adapter A {with_adapter:.3f}")
-    assert floor >= 0.85
-    assert with_adapter >= 0.85  # an unpermuted q/k B measured 0.70 here
+        floor = top1_agreement(engine, peft, tok, 0.0)  # quantisation alone
+        base_on_adapter = top1_agreement(engine, peft, tok, 1.0)  # how far the adapter moves the engine
+    with_adapter = top1_agreement(engine, peft, tok, 1.0)
+    print(f"top-1 agreement: base {floor:.3f}, adapter {with_adapter:.3f}, "
+          f"adapter engine vs torch without it {base_on_adapter:.3f}")
+    assert floor >= 0.9 and with_adapter >= 0.9
+    assert base_on_adapter < with_adapter - 0.1  # the adapter matters, so agreeing on it means something
 
 
 @pytest.mark.engine

@@ -61,3 +61,16 @@ def test_usage_dict_round_trip():
     u = Usage(prompt_tokens=3, completion_tokens=4, latency_s=0.5, cost=0.1, calls=1, cache_hits=0, model="m")
     assert Usage.from_dict(u.to_dict()) == u
     assert (u + u).total_tokens == 14
+
+
+def test_engine_prompt_and_draft_counts_sum_and_round_trip():
+    a = Usage(prompt_tokens=100, prompt_evaluated=30, prompt_cached=70, calls=1, model="m")
+    b = Usage(prompt_tokens=50, prompt_evaluated=50, draft_tokens=12, draft_accepted=9, calls=1, model="m")
+    s = a + b
+    assert (s.prompt_evaluated, s.prompt_cached, s.draft_tokens, s.draft_accepted) == (80, 70, 12, 9)
+    assert Usage.from_dict(s.to_dict()) == s
+
+
+async def test_backend_without_engine_timings_counts_the_whole_prompt_as_evaluated():
+    out = await FakeLM(fn=lambda m, r: "ok").chat([{"role": "user", "content": "one two"}], use_cache=False)
+    assert out.usage.prompt_evaluated == out.usage.prompt_tokens > 0 and out.usage.prompt_cached == 0

@@ -114,6 +114,7 @@ def messages(
         "format": fam.format if answers else fam.advice_format,
         "role": role or "assistant",
         "role_description": description,
+        "role_line": f"You are the {role or 'assistant'}. {description}".strip(),
     }
     t = templates[template]
     out: list[Message] = []

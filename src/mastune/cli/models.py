@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ModelUnavailable
+from ..llm.engine_info import describe as describe_engine
 from ..models.pull import is_present, models_dir, pull
 from ..models.registry import MODELS
 from .common import console, err_console
@@ -29,6 +30,7 @@ def list_models() -> None:
         )
     console.print(t)
     console.print(f"cache: {models_dir()}")
+    console.print(describe_engine())  # which engine build (wheel or native) and its CPU features
 
 
 @app.command("pull")

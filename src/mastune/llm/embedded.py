@@ -22,7 +22,12 @@ from ..errors import ConfigError, ContextOverflow, LLMError, ModelUnavailable
 from . import threads as thread_budget
 from .lm import LM, RawCompletion
 from .lora import Adapter, AdapterSet
+from .slots import SlotRouter, prompt_key
 from .types import Completion, Message, Price
+
+# Engine-level speculative decoding (llama.cpp disables per-request speculative
+# settings). "ngram": prompt-lookup drafts, which keep greedy outputs identical.
+SPECULATIVE = ("", "ngram")
 
 ADAPTER_FIELD = "mastune_adapter"  # request field (and cache-key part) naming the adapter + weights digest
 
@@ -36,12 +41,14 @@ class EngineSpec:
     verbose: bool = False
     adapters: AdapterSet = field(default_factory=AdapterSet)  # LoRA adapters loaded on this base
     adapter_prompt_cache: bool = False  # reuse the prompt cache on adapter engines (see lora.py)
+    speculative: str = ""  # one of SPECULATIVE
 
     def same_engine_but_weights(self, other: "EngineSpec") -> bool:
         """Equal but for the adapters' weights: `other` is an older load of this engine."""
         return (self.path, self.n_parallel, self.ctx_per_slot, self.n_threads, self.verbose,
-                self.adapter_prompt_cache) == (other.path, other.n_parallel, other.ctx_per_slot, other.n_threads,
-                                               other.verbose, other.adapter_prompt_cache) \
+                self.adapter_prompt_cache, self.speculative) == (
+                    other.path, other.n_parallel, other.ctx_per_slot, other.n_threads, other.verbose,
+                    other.adapter_prompt_cache, other.speculative) \
             and self.adapters.same_files(other.adapters) and self.adapters != other.adapters
 
 
@@ -72,6 +79,7 @@ class Engine:
             self.budget.remove(id(self))
             raise
         self.pool = ThreadPoolExecutor(max_workers=spec.n_parallel, thread_name_prefix="mastune-engine")
+        self.router = SlotRouter(spec.n_parallel)
 
     @property
     def threads(self) -> int:
@@ -89,6 +97,8 @@ class Engine:
         p.cpuparams_batch.n_threads = threads
         p.verbosity = 3 if spec.verbose else -1  # llama.cpp is very chatty otherwise
         p.log_json = False
+        if spec.speculative == "ngram":
+            p.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
         if spec.adapters:
             spec.adapters.configure(p)
         try:
@@ -97,14 +107,35 @@ class Engine:
             raise ModelUnavailable(f"llama.cpp could not load {spec.path}: {e}") from e
 
     # -- requests ----------------------------------------------------------------------------------
-    def complete(self, request: dict[str, Any]) -> dict[str, Any]:
+    def complete(self, request: dict[str, Any], route: bool = True) -> dict[str, Any]:
+        """One chat request; `route` sends it to the idle slot holding the longest shared prefix."""
         self._enter()
         try:
-            return self.server.handle_chat_completions(request)
+            return self._routed(request, route)
         finally:
             with self._cv:
                 self._inflight -= 1
                 self._cv.notify_all()
+
+    def _routed(self, request: dict[str, Any], route: bool) -> dict[str, Any]:
+        # A request that must not reuse the prompt cache (an adapter engine, lora.py) is never routed:
+        # routing forces reuse. With reuse allowed, the adapter is part of the prefix key, so a slot
+        # holding A's KV is never chosen for B on the grounds of a shared prefix.
+        if not route or "id_slot" in request or request.get("cache_prompt") is False:
+            return self.server.handle_chat_completions(request)
+        key = prompt_key(request.get("messages", ()))
+        if request.get("lora"):
+            key = repr([(x["id"], x["scale"]) for x in request["lora"]]) + "\n" + key
+        slot = self.router.acquire(key)
+        if slot is None:
+            return self.server.handle_chat_completions(request)
+        held = ""
+        try:
+            resp = self.server.handle_chat_completions({**request, "id_slot": slot, "cache_prompt": True})
+            held = "" if "error" in resp else key
+            return resp
+        finally:
+            self.router.release(slot, held)
 
     def _enter(self) -> None:
         with self._cv:
@@ -215,6 +246,8 @@ class EmbeddedLM(LM):
         adapters: Mapping[str, str | Path] | None = None,
         adapter: str | None = None,
         adapter_prompt_cache: bool = False,
+        route_slots: bool = True,
+        speculative: str = "",
         price: Price = Price(),
         profile: str = "",
         **kw: Any,
@@ -231,6 +264,10 @@ class EmbeddedLM(LM):
                               f"{sorted(self.adapter_files)}")
         self.adapter = adapter
         self.adapter_prompt_cache = adapter_prompt_cache
+        if speculative not in SPECULATIVE:
+            raise ConfigError(f"model {name!r}: speculative must be one of {SPECULATIVE!r} ('' = off), got {speculative!r}")
+        self.route_slots = route_slots  # prefix-aware slot routing (see llm/slots.py)
+        self.speculative = speculative
         self._path: str | None = None
 
     def gguf_path(self) -> str:
@@ -259,7 +296,7 @@ class EmbeddedLM(LM):
     def engine(self, adapters: AdapterSet | None = None) -> Engine:
         spec = EngineSpec(
             self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose,
-            adapters if adapters is not None else self.adapters(), self.adapter_prompt_cache,
+            adapters if adapters is not None else self.adapters(), self.adapter_prompt_cache, self.speculative,
         )
         return get_engine(spec)
 
@@ -285,7 +322,7 @@ class EmbeddedLM(LM):
         request.update(adapters.request_fields(chosen and chosen["name"], chosen["scale"] if chosen else 1.0,
                                                self.adapter_prompt_cache))
         try:
-            resp = await loop.run_in_executor(engine.pool, engine.complete, request)
+            resp = await loop.run_in_executor(engine.pool, engine.complete, request, self.route_slots)
         except ModelUnavailable:
             raise  # a closed (reloaded) engine: retried by LM.chat
         except Exception as e:
@@ -304,11 +341,18 @@ def parse_response(resp: dict[str, Any], name: str, ctx_per_slot: int) -> RawCom
         raise LLMError(f"model {name!r}: {err.get('message', err)}")
     choice = resp["choices"][0]
     usage = resp.get("usage", {})
+    timings = resp.get("timings") or {}
     extra = {"logprobs": choice["logprobs"]} if choice.get("logprobs") else {}
+    if "draft_n" in timings:  # speculative decoding on: how many drafted tokens were accepted
+        extra["draft"] = {"n": int(timings["draft_n"]), "accepted": int(timings.get("draft_n_accepted", 0))}
+    prompt_tokens = int(usage.get("prompt_tokens", 0))
+    # timings.prompt_n = prompt tokens evaluated now, cache_n = reused from the slot's KV cache
     return RawCompletion(
         text=choice["message"].get("content") or "",
-        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        prompt_tokens=prompt_tokens,
         completion_tokens=int(usage.get("completion_tokens", 0)),
         finish_reason=choice.get("finish_reason") or "stop",
         extra=extra,
+        prompt_evaluated=int(timings.get("prompt_n", prompt_tokens)),
+        prompt_cached=int(timings.get("cache_n", 0)),
     )

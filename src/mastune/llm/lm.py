@@ -28,6 +28,10 @@ class RawCompletion:
     completion_tokens: int
     finish_reason: str = "stop"
     extra: dict[str, Any] = field(default_factory=dict)
+    # prompt tokens the engine evaluated now / reused from its KV cache
+    # (None: the backend does not say; then all of the prompt counts as evaluated)
+    prompt_evaluated: int | None = None
+    prompt_cached: int = 0
 
 
 # Failures worth another try; everything else surfaces at once.
@@ -119,6 +123,10 @@ class LM(abc.ABC):
             cost=self.price.cost(raw.prompt_tokens, raw.completion_tokens),
             calls=1,
             model=self.name,
+            prompt_evaluated=raw.prompt_tokens if raw.prompt_evaluated is None else raw.prompt_evaluated,
+            prompt_cached=raw.prompt_cached,
+            draft_tokens=int(raw.extra.get("draft", {}).get("n", 0)),
+            draft_accepted=int(raw.extra.get("draft", {}).get("accepted", 0)),
         )
         record_usage(usage)
         if key is not None:

@@ -24,6 +24,11 @@ class Usage:
 
     A cache hit keeps the original token counts and cost (what the call is
     worth, so cached re-runs report the same cost) and is flagged `cache_hits`.
+    `prompt_evaluated` / `prompt_cached` are the prompt tokens the engine
+    actually evaluated / reused from its KV cache (llama.cpp `timings.prompt_n`
+    / `cache_n`); a call-cache hit evaluated nothing, so both are 0 there.
+    `draft_tokens` / `draft_accepted`: speculative decoding's drafted tokens and
+    how many the model accepted (0 when speculation is off).
     """
 
     prompt_tokens: int = 0
@@ -33,6 +38,10 @@ class Usage:
     calls: int = 0
     cache_hits: int = 0
     model: str = ""  # "" when the sum spans several models
+    prompt_evaluated: int = 0
+    prompt_cached: int = 0
+    draft_tokens: int = 0
+    draft_accepted: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -50,6 +59,10 @@ class Usage:
             calls=self.calls + other.calls,
             cache_hits=self.cache_hits + other.cache_hits,
             model=model,
+            prompt_evaluated=self.prompt_evaluated + other.prompt_evaluated,
+            prompt_cached=self.prompt_cached + other.prompt_cached,
+            draft_tokens=self.draft_tokens + other.draft_tokens,
+            draft_accepted=self.draft_accepted + other.draft_accepted,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,11 +74,16 @@ class Usage:
             "latency_s": round(self.latency_s, 4),
             "cost": self.cost,
             "cache_hits": self.cache_hits,
+            "prompt_evaluated": self.prompt_evaluated,
+            "prompt_cached": self.prompt_cached,
+            "draft_tokens": self.draft_tokens,
+            "draft_accepted": self.draft_accepted,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Usage":
-        return cls(**{k: d[k] for k in ("model", "calls", "prompt_tokens", "completion_tokens", "latency_s", "cost", "cache_hits") if k in d})
+        return cls(**{k: d[k] for k in ("model", "calls", "prompt_tokens", "completion_tokens", "latency_s", "cost", "cache_hits",
+                                     "prompt_evaluated", "prompt_cached", "draft_tokens", "draft_accepted") if k in d})
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ async def test_generation_counts_resumes_and_records_errors(team, tmp_path):
 
 async def test_export_layout_grouped_by_question(team, tmp_path):
     def solver(messages, n):
-        return "Revised: so \\boxed{4}" if "Your current solution" in messages[-1]["content"] else "So \\boxed{4}"
+        return "Revised: so \\boxed{4}" if "The solution above is your current one" in messages[-1]["content"] else "So \\boxed{4}"
 
     def critic(messages, n):  # disagrees with every draft, agrees with every revision
         return "[Agree]" if "Revised" in messages[-1]["content"] else "[Disagree]"

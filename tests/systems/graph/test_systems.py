@@ -16,8 +16,9 @@ BUILTINS = ["chain", "cot", "debate", "full", "hieramas-fixed", "layered", "moa"
 
 
 def role_of(messages):
-    m = re.match(r"You are the (.+?) in a team", messages[0]["content"])
-    return m.group(1) if m else "?"
+    # the role line comes after the shared task and predecessors (prompt layout for prefix reuse)
+    m = re.search(r"^You are the (.+?)\. |\n\nYou are the (.+?)\. ", messages[-1]["content"], re.M)
+    return (m.group(1) or m.group(2)) if m else "?"
 
 
 def seen_in(messages):

@@ -39,7 +39,12 @@ def render(role: str, *, question: str, family_name: str, **fields: Any) -> list
     fam = family(family_name)
     values = {"question": question.strip(), "format": fam.format, "solve": _data()["solve_instruction"][fam.name],
               **fields}
+    # One system message for every role (shared prefix); the role's persona goes
+    # into the user message after the shared content. A role may still set its own.
+    system = spec.get("system", _data().get("system", ""))
+    if "persona" in spec:
+        values["persona"] = spec["persona"].format_map(values).strip()
     return [
-        {"role": "system", "content": spec["system"].format_map(values).strip()},
+        {"role": "system", "content": system.format_map(values).strip()},
         {"role": "user", "content": spec["user"].format_map(values)},
     ]

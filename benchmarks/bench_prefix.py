@@ -1,0 +1,154 @@
+"""Prompt tokens the engine actually evaluates per item, before vs after the prefix-reuse layout.
+
+    MASTUNE_THREADS=1 PYTHONPATH=src python3 benchmarks/bench_prefix.py --items 3
+    # the accuracy re-measure (long: hours on 2 cores; resumable, re-run the same command after a kill):
+    PYTHONPATH=src python3 benchmarks/bench_prefix.py --model qwen2.5-coder-1.5b --items 50 --systems full
+
+Layouts compared on the same GSM8K test items (seeded split 0, first --items):
+    before  the previous prompt files (benchmarks/layouts/*-before.yaml: role text in the
+            system message, so no two roles share a prefix) and llama.cpp's own slot choice
+    after   the current prompts (shared task + predecessor outputs first, role last) and
+            prefix-aware slot routing (mastune.llm.slots)
+    after-noroute  (optional) the current prompts with llama.cpp's own slot choice
+Systems: full, hieramas-fixed (its mixed 0.5B + 135M pool unless --model puts every slot on
+one model) and collab, greedy except where a system samples (hieramas proposers).
+Each (layout, system) runs in its own process, so no engine cache survives from one to the
+next; items run one at a time. Per item it records the engine's prompt tokens
+(`prompt_tokens`), evaluated (`timings.prompt_n`) and reused (`timings.cache_n`),
+seconds and correctness in <out>/<model>-mt<max_tokens>/<layout>/<system>.jsonl (one line per item, appended as
+they finish), and prints the table from everything recorded so far.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# layout -> (folder of the previous prompt files or None for the current ones, prefix-aware slot routing)
+LAYOUTS = {"before": (HERE / "layouts", False), "after": (None, True), "after-noroute": (None, False)}
+SYSTEMS = ("full", "hieramas-fixed", "collab")
+POOL_MODELS = ("qwen2.5-coder-0.5b", "smollm2-135m", "qwen2.5-coder-1.5b")
+
+
+def use_layout(layout: str) -> None:
+    """Point the prompt modules at the layout's files (a worker process does this once, before any call)."""
+    folder = LAYOUTS[layout][0]
+    if folder is None:
+        return
+    from mastune.agents import prompts as agent_prompts
+    from mastune.collab import prompts as collab_prompts
+
+    agent_prompts.PROMPTS_PATH = folder / "agents-prompts-before.yaml"
+    collab_prompts.PROMPTS_PATH = folder / "collab-prompts-before.yaml"
+    for fn in (agent_prompts._data, agent_prompts.family, collab_prompts._data):
+        fn.cache_clear()
+
+
+def build(system: str, model: str, route: bool, max_tokens: int):
+    from mastune.eval.solvers import build_solver
+    from mastune.llm.pool import Pool
+
+    entries = [{"name": m, "backend": "embedded", "model": m, "n_parallel": 4, "ctx_per_slot": 4096,
+                "route_slots": route} for m in POOL_MODELS]
+    pool = Pool.from_dict({"models": entries, "default": model})
+    # hieramas-fixed keeps its mixed assignments on the 0.5B default; any other model fills every slot
+    single = None if (system == "hieramas-fixed" and model == "qwen2.5-coder-0.5b") else model
+    return build_solver(system, pool, model=single, options={"max_tokens": max_tokens})
+
+
+async def worker(args: argparse.Namespace) -> None:
+    from mastune.llm.usage import track_usage
+    from mastune.tasks.datasets import get_task
+    from mastune.tasks.grade import agrade
+
+    use_layout(args.layout)
+    out = run_dir(args) / args.layout / f"{args.system}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = {json.loads(x)["id"] for x in out.read_text().splitlines()} if out.exists() else set()
+    examples = get_task("gsm8k", split="test", seed=0, limit=args.items).examples
+    solver = build(args.system, args.model, LAYOUTS[args.layout][1], args.max_tokens)
+    for ex in examples:
+        if ex.id in done:
+            continue
+        start = time.perf_counter()
+        with track_usage() as t:
+            result = await solver.run(ex.question, ex.family)
+        wall = time.perf_counter() - start
+        grade = await agrade(ex, result.answer_text)
+        u = t.total
+        rec = {"id": ex.id, "model": args.model, "max_tokens": args.max_tokens, "calls": u.calls,
+               "prompt_tokens": u.prompt_tokens, "prompt_evaluated": u.prompt_evaluated,
+               "prompt_cached": u.prompt_cached, "completion_tokens": u.completion_tokens,
+               "wall_s": round(wall, 2), "correct": bool(grade.correct)}
+        with out.open("a") as f:  # one whole line per item: a kill loses at most the item in flight
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        print(json.dumps({"layout": args.layout, "system": args.system, **rec}), flush=True)
+
+
+def run_dir(args: argparse.Namespace) -> Path:
+    return Path(args.out) / f"{args.model}-mt{args.max_tokens}"
+
+
+def table(out: Path, systems: list[str], model: str) -> str:
+    rows = ["| system | layout | items | prompt tok/item | evaluated tok/item | reused | s/item | correct |",
+            "|---|---|---|---|---|---|---|---|"]
+    for system in systems:
+        evaluated: dict[str, float] = {}
+        for layout in LAYOUTS:
+            f = out / layout / f"{system}.jsonl"
+            recs = [json.loads(x) for x in f.read_text().splitlines()] if f.exists() else []
+            recs = [r for r in recs if r["model"] == model]
+            if not recs:
+                continue
+            n = len(recs)
+            mean = lambda k: sum(r[k] for r in recs) / n  # noqa: E731
+            evaluated[layout] = mean("prompt_evaluated")
+            reused = sum(r["prompt_cached"] for r in recs) / max(1, sum(r["prompt_tokens"] for r in recs))
+            rows.append(f"| {system} | {layout} | {n} | {mean('prompt_tokens'):.0f} | {mean('prompt_evaluated'):.0f} "
+                        f"| {reused:.0%} | {mean('wall_s'):.1f} | {sum(r['correct'] for r in recs)}/{n} |")
+        for layout in ("after", "after-noroute"):
+            if evaluated.get("before") and layout in evaluated:
+                rows.append(f"| {system} | {layout} vs before | | | {evaluated[layout] / evaluated['before'] - 1:+.0%} "
+                            "| | | |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--items", type=int, default=3)
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--layouts", default="before,after")
+    ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--out", default=str(HERE / "results" / "prefix"))
+    ap.add_argument("--layout", help=argparse.SUPPRESS)  # worker mode: one (layout, system)
+    ap.add_argument("--system", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.layout:
+        asyncio.run(worker(args))
+        return
+    systems = [s for s in args.systems.split(",") if s]
+    for system in systems:
+        if system not in SYSTEMS:
+            sys.exit(f"unknown system {system!r}; use some of {','.join(SYSTEMS)}")
+        for layout in args.layouts.split(","):
+            if layout not in LAYOUTS:
+                sys.exit(f"unknown layout {layout!r}; use some of {','.join(LAYOUTS)}")
+            cmd = [sys.executable, __file__, "--layout", layout, "--system", system, "--model", args.model,
+                   "--items", str(args.items), "--max-tokens", str(args.max_tokens), "--out", args.out]
+            subprocess.run(cmd, check=True)
+    print(f"\nGSM8K test items (split seed 0), model {args.model}, max_tokens {args.max_tokens}, "
+          f"MASTUNE_THREADS={os.environ.get('MASTUNE_THREADS', 'all')}")
+    print(table(run_dir(args), systems, args.model))
+
+
+if __name__ == "__main__":
+    main()
