@@ -42,7 +42,7 @@ def use_layout(layout: str) -> None:
     if folder is None:
         return
     from mastune.agents import prompts as agent_prompts
-    from mastune.collab import prompts as collab_prompts
+    from mastune.systems.collab import prompts as collab_prompts
 
     agent_prompts.PROMPTS_PATH = folder / "agents-prompts-before.yaml"
     collab_prompts.PROMPTS_PATH = folder / "collab-prompts-before.yaml"
@@ -51,15 +51,15 @@ def use_layout(layout: str) -> None:
 
 
 def build(system: str, model: str, route: bool, max_tokens: int):
-    from mastune.eval.solvers import build_solver
     from mastune.llm.pool import Pool
+    from mastune.systems import build_system, resolve_spec
 
     entries = [{"name": m, "backend": "embedded", "model": m, "n_parallel": 4, "ctx_per_slot": 4096,
                 "route_slots": route} for m in POOL_MODELS]
     pool = Pool.from_dict({"models": entries, "default": model})
     # hieramas-fixed keeps its mixed assignments on the 0.5B default; any other model fills every slot
     single = None if (system == "hieramas-fixed" and model == "qwen2.5-coder-0.5b") else model
-    return build_solver(system, pool, model=single, options={"max_tokens": max_tokens})
+    return build_system(resolve_spec(system, model=single, options={"max_tokens": max_tokens}), pool)
 
 
 async def worker(args: argparse.Namespace) -> None:

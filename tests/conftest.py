@@ -105,6 +105,25 @@ def _another_writer(folder):
         holder.wait()
 
 
+@pytest.fixture(scope="session")
+def smollm_gguf_hf(smollm_path):
+    """(tokenizer, model): SmolLM2-135M's GGUF loaded by transformers (fp32; ~40 s, so once per session)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gguf")
+    from mastune.models.export_hf import load_gguf_hf
+
+    return load_gguf_hf(smollm_path, "fp32")
+
+
+@pytest.fixture(scope="session")
+def smollm_hf(smollm_gguf_hf, smollm_path, tmp_path_factory):
+    """SmolLM2-135M exported from its GGUF to a transformers folder (fp32: the exact dequantised weights)."""
+    from mastune.models.export_hf import save_hf
+
+    tok, model = smollm_gguf_hf
+    return str(save_hf(tok, model, tmp_path_factory.mktemp("smollm-hf") / "model", dtype="fp32"))
+
+
 # ---- a scripted collab team: one FakeLM that answers per role (read from the system prompt)
 
 ROLE_MARKERS = [
@@ -166,22 +185,3 @@ class Team:
 @pytest.fixture
 def team():
     return Team
-
-
-@pytest.fixture(scope="session")
-def smollm_gguf_hf(smollm_path):
-    """(tokenizer, model): SmolLM2-135M's GGUF loaded by transformers (fp32; ~40 s, so once per session)."""
-    pytest.importorskip("transformers")
-    pytest.importorskip("gguf")
-    from mastune.models.export_hf import load_gguf_hf
-
-    return load_gguf_hf(smollm_path, "fp32")
-
-
-@pytest.fixture(scope="session")
-def smollm_hf(smollm_gguf_hf, smollm_path, tmp_path_factory):
-    """SmolLM2-135M exported from its GGUF to a transformers folder (fp32: the exact dequantised weights)."""
-    from mastune.models.export_hf import save_hf
-
-    tok, model = smollm_gguf_hf
-    return str(save_hf(tok, model, tmp_path_factory.mktemp("smollm-hf") / "model", dtype="fp32"))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mastune.agents import prompts as agent_prompts
-from mastune.collab import prompts as collab_prompts
+from mastune.systems.collab import prompts as collab_prompts
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_prefix.py"
 

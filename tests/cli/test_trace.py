@@ -46,3 +46,22 @@ async def test_trace_show_default_image_path_and_bad_file(tmp_path):
     bad.write_text("{}")
     res = CliRunner().invoke(app, ["show", str(bad), "--no-image"])
     assert res.exit_code == 1
+
+
+async def test_a_collab_trace_has_roles_not_a_made_up_topology_and_shows(tmp_path, team):
+    from mastune.systems.collab import CollabTrace, build_collab_system
+
+    t = team(evaluator="Correctness: 1\nAdvice: -\nRecruiting suggestion: -")
+    result = await build_collab_system(t.pool, ceo=True, model="m", max_turn=1).run("What is 2 + 2?", "math")
+    trace = result.trace
+    assert trace.topology is None and trace.roles == ["ceo", "recruiter", "solver", "critics", "evaluator"]
+    assert list(trace.nodes) == trace.roles and trace.nodes["solver"].answer == "4"
+    path = tmp_path / "collab.json"
+    trace.to_json(path)
+    again = CollabTrace.from_dict(json.loads(path.read_text()))
+    assert again.to_dict() == trace.to_dict()
+    res = CliRunner().invoke(app, ["show", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    for text in ("recruiter", "critics", "evaluator", "no drawing", "total:"):
+        assert text in res.output
+    assert not path.with_suffix(".png").exists()

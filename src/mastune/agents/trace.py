@@ -60,7 +60,7 @@ class Trace:
     system: str
     question: str
     family: str
-    topology: Topology  # as configured, skipped nodes included
+    topology: Topology | None  # as configured, skipped nodes included; None: a loop, not a DAG (collab)
     calls: list[CallRecord] = field(default_factory=list)
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)  # what skip resolution removed, in words
@@ -77,7 +77,7 @@ class Trace:
             "system": self.system,
             "question": self.question,
             "family": self.family,
-            "topology": self.topology.to_dict(),
+            "topology": self.topology.to_dict() if self.topology is not None else None,
             "nodes": [n.to_dict() for n in self.nodes.values()],
             "calls": [c.to_dict() for c in self.calls],
             "dropped": list(self.dropped),
@@ -94,7 +94,7 @@ class Trace:
             system=d["system"],
             question=d["question"],
             family=d["family"],
-            topology=Topology.from_dict(d["topology"]),
+            topology=Topology.from_dict(d["topology"]) if d.get("topology") is not None else None,
             calls=[CallRecord.from_dict(c) for c in d.get("calls", [])],
             nodes={n.id: n for n in nodes},
             dropped=list(d.get("dropped", [])),

@@ -20,7 +20,14 @@ def _group() -> None:
     """Inspect run traces."""  # keeps `show` a sub-command even while it is the only one
 
 
+def _order(trace: Trace) -> list[str]:
+    """Nodes in run order: the DAG's topological order, or the recorded order of a loop's roles."""
+    return trace.topology.topo_order() if trace.topology is not None else list(trace.nodes)
+
+
 def _models(trace: Trace, node_id: str) -> str:
+    if trace.topology is None:  # a loop's role: the models its calls used
+        return ", ".join(dict.fromkeys(c.model for c in trace.calls_of(node_id))) or "-"
     node = trace.topology.node(node_id)
     if node.synthesiser:
         return f"{', '.join(node.models)} -> {node.synthesiser}"
@@ -28,19 +35,19 @@ def _models(trace: Trace, node_id: str) -> str:
 
 
 def node_table(trace: Trace) -> Table:
-    preds = trace.topology.predecessors()
+    preds = trace.topology.predecessors() if trace.topology is not None else {}
     t = Table(title=f"{trace.system} ({trace.family}): {len(trace.calls)} calls, {trace.wall_s:.2f}s", show_lines=False)
     for col, justify in (("node", "left"), ("kind", "left"), ("role", "left"), ("models", "left"), ("reads", "left"),
                          ("calls", "right"), ("tokens", "right"), ("cost", "right"), ("answer", "left"), ("", "left")):
         t.add_column(col, justify=justify)
-    for nid in trace.topology.topo_order():
-        node = trace.topology.node(nid)
+    for nid in _order(trace):
+        node = trace.topology.node(nid) if trace.topology is not None else None
         rec = trace.nodes.get(nid)
         u = rec.usage if rec else None
         skipped = rec is None or rec.status != "done"
         t.add_row(
-            nid, "supernode" if node.synthesiser else node.kind, node.role or "", _models(trace, nid),
-            ", ".join(preds[nid]), str(u.calls) if u else "", str(u.total_tokens) if u else "",
+            nid, ("supernode" if node.synthesiser else node.kind) if node else "role", (node.role if node else nid) or "",
+            _models(trace, nid), ", ".join(preds.get(nid, [])), str(u.calls) if u else "", str(u.total_tokens) if u else "",
             f"{u.cost:.6f}" if u else "", "" if skipped else str(rec.answer if rec.answer is not None else "-")[:30],
             "[dim]skipped[/]" if skipped else (rec.note or ""),
             style="dim" if skipped else None,
@@ -50,7 +57,7 @@ def node_table(trace: Trace) -> Table:
 
 def call_tree(trace: Trace) -> Tree:
     tree = Tree(f"[b]{trace.system}[/]  answer: {trace.extracted_answer!r}")
-    for nid in trace.topology.topo_order():
+    for nid in _order(trace):
         calls = trace.calls_of(nid)
         branch = tree.add(f"{nid}" + ("" if calls else "  [dim](no call)[/]"))
         for c in calls:
@@ -92,7 +99,9 @@ def show(
         console.print(f"[dim]dropped: {note}[/]")
     u = trace.usage
     console.print(f"total: {u.calls} calls, {u.prompt_tokens}+{u.completion_tokens} tokens, cost {u.cost:.6f}")
-    if not no_image:
+    if not no_image and trace.topology is None:
+        console.print(f"[dim]no drawing: {trace.system} is a loop of roles, not a DAG[/]")
+    elif not no_image:
         from ..graph.draw import draw_topology
 
         out = image or path.with_suffix(".png")

@@ -26,7 +26,6 @@ from typing import Any
 from ...agents.prompts import canonical_family
 from ...agents.runtime import PoolLike, Runtime, bind_models, gather_all
 from ...agents.trace import NodeRecord, Trace
-from ...graph.topology import Node, Topology
 from ...llm.types import Usage
 from ..base import BaseSystem
 from ..registry import register_kind
@@ -52,29 +51,14 @@ class CollabSystem(BaseSystem):
     def model(self, role: str, index: int = 0) -> str:
         return self.config.model_for(role, index, self.default_model)
 
-    def topology(self, family: str) -> Topology:
-        """The roles as nodes, for `trace show` only (the loop is not run by the DAG executor, and
-        the solver <-> critics loop is not a DAG edge)."""
-        cfg, fam = self.config, canonical_family(family)
-        critics = [self.model("critic", i) for i in range(cfg.max_experts - 1)]
-        nodes = [
-            Node("recruiter", role="expert recruiter", prompt="", models=[self.model("recruiter")], answers=False),
-            Node("solver", role="solver", prompt="", models=[self.model("solver")]),
-            Node("critics", role="critics", prompt="", models=critics, answers=False),
-            Node("evaluator", role="evaluator", prompt="", models=[self.model("evaluator")], answers=False),
-        ]
-        edges = [("recruiter", "solver"), ("solver", "critics"), ("critics", "evaluator"), ("solver", "evaluator")]
-        if fam == "code":  # only code tasks execute anything
-            nodes.insert(3, Node("tester", role="tester", prompt="", answers=False,
-                                 models=[self.model("test_writer")] if cfg.generate_tests else []))
-            edges[2:] = [("critics", "tester"), ("solver", "tester"), ("tester", "evaluator")]
-        if cfg.ceo:
-            nodes.insert(0, Node("ceo", role="CEO", prompt="", models=[self.model("ceo")], answers=False))
-            edges.insert(0, ("ceo", "recruiter"))
-        return Topology(nodes, edges, output="solver")
+    def roles(self, family: str) -> list[str]:
+        """The trace's node ids, in the order a round runs them (the loop is not a DAG: no topology)."""
+        code = canonical_family(family) == "code"  # only code tasks run a tester
+        return [*(["ceo"] if self.config.ceo else []), "recruiter", "solver", "critics",
+                *(["tester"] if code else []), "evaluator"]
 
     def _trace(self, question: str, family: str) -> Trace:
-        return CollabTrace(self.name, question, family, self.topology(family), config=self.config.to_dict())
+        return CollabTrace(self.name, question, family, None, config=self.config.to_dict(), roles=self.roles(family))
 
     async def _solve(self, rt: Runtime) -> tuple[str, str | None]:
         return await _Loop(self, rt, rt.trace).run(), None
@@ -215,16 +199,16 @@ class _Loop:
 
 def _node_records(trace: CollabTrace) -> None:
     """Per-node usage and last output, as the DAG systems record them."""
-    for node in trace.topology.nodes:
-        calls = trace.calls_of(node.id)
+    for node_id in trace.roles:
+        calls = trace.calls_of(node_id)
         usage = sum((c.usage for c in calls), Usage())
         note = ""
-        if node.id == "tester" and trace.rounds and trace.rounds[-1].execution:
+        if node_id == "tester" and trace.rounds and trace.rounds[-1].execution:
             note = trace.rounds[-1].execution["summary"].splitlines()[0]
         status = "done" if calls or note else "skipped"
         out = calls[-1].output if calls else ""
-        answer = trace.extracted_answer if node.id == "solver" else None
-        trace.nodes[node.id] = NodeRecord(node.id, status, out, answer, usage, note=note)
+        answer = trace.extracted_answer if node_id == "solver" else None
+        trace.nodes[node_id] = NodeRecord(node_id, status, out, answer, usage, note=note)
 
 
 def collab_config(*, ceo: bool | None = None, model: str | None = None,

@@ -2,8 +2,10 @@
 
 `CollabTrace` is a `agents.trace.Trace` (same calls, nodes, usage, JSON), so
 `mastune trace show`, graders and the eval runner treat collab like any other
-system; the extra `collab` block records rounds, CEO decisions, consensus and
-how often a reply had to fall back to a default.
+system; the extra `collab` block records rounds, CEO decisions, consensus,
+how often a reply had to fall back to a default, and the roles (node ids) in
+the order a round runs them. A loop is not a DAG, so the trace has no
+topology (older traces that carry the display one still load).
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class CollabTrace(Trace):
     decisions: list[dict[str, Any]] = field(default_factory=list)  # CEO decisions, each with `before_round`
     stop_reason: str = ""  # "evaluator_correct" | "ceo_stop" | "max_turn"
     config: dict[str, Any] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)  # node ids in the order a round runs them
 
     @property
     def consensus(self) -> bool:
@@ -65,6 +68,7 @@ class CollabTrace(Trace):
             "rounds": [r.to_dict() for r in self.rounds],
             "decisions": self.decisions,
             "config": self.config,
+            "roles": self.roles,
         }
         return d
 
@@ -78,4 +82,5 @@ class CollabTrace(Trace):
             decisions=list(c.get("decisions", [])),
             stop_reason=c.get("stop_reason", ""),
             config=c.get("config", {}),
+            roles=list(c.get("roles") or (base.topology.ids if base.topology is not None else [])),
         )
