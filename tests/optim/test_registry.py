@@ -8,12 +8,12 @@ from mastune.errors import ConfigError
 from mastune.optim import Artifact, Optimiser, get_optimiser, optimisers
 
 
-def test_hieramas_and_sft_are_registrations_of_one_contract():
-    assert optimisers() == ["hieramas", "sft"]
+def test_hieramas_neuromas_and_sft_are_registrations_of_one_contract():
+    assert optimisers() == ["hieramas", "neuromas", "sft"]
     for name in optimisers():
         cls = get_optimiser(name)
         assert issubclass(cls, Optimiser) and cls.name == name and issubclass(cls.artifact, Artifact)
-    with pytest.raises(ConfigError, match="unknown optimiser 'dspy'; optimisers: hieramas, sft"):
+    with pytest.raises(ConfigError, match="unknown optimiser 'dspy'; optimisers: hieramas, neuromas, sft"):
         get_optimiser("dspy")
 
 
@@ -31,4 +31,4 @@ def test_train_lists_every_registered_optimiser():
     from mastune.cli.main import app
 
     res = CliRunner().invoke(app, ["train", "--help"])
-    assert res.exit_code == 0 and "hieramas" in res.output and "sft" in res.output
+    assert res.exit_code == 0 and all(name in res.output for name in ("hieramas", "neuromas", "sft"))

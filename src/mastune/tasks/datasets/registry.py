@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ...errors import ConfigError
-from . import code, math_like, multiple_choice
+from . import bigbench, code, math_like, multiple_choice
 from .spec import Spec
 
-FAMILIES = (math_like, multiple_choice, code)
+FAMILIES = (math_like, multiple_choice, code, bigbench)
 
 REGISTRY: dict[str, Spec] = {s.name: s for fam in FAMILIES for s in fam.SPECS}
 _ALIASES: dict[str, str] = {k: v for fam in FAMILIES for k, v in fam.ALIASES.items()}

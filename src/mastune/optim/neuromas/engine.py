@@ -1,0 +1,127 @@
+"""Rollouts on the embedded llama.cpp engine: every node served with its own GGUF LoRA adapter.
+
+The learner trains peft adapters on an HF copy of the backbone GGUF (transformers
+dequantises it); the engine serves that same GGUF file. After each update `sync`
+exports every node's adapter as a peft folder (`export_peft`, OUT/peft/<node>, the
+folders vLLM / SGLang take too), converts it to a GGUF LoRA (OUT/gguf/<node>.gguf,
+written atomically) and points the engine at the new files. Why the engine never
+serves stale weights:
+- an adapter file's digest is part of the engine key (mastune.llm.lora): new
+  files mean a new engine load, the old one closes once its calls are done;
+- the digest is in every request, and calls go with `use_cache=False` anyway;
+- requests through an engine with adapters do not reuse the prompt cache (a slot's
+  KV computed under one adapter must not serve another).
+Sampling is plain temperature (top-k 0, top-p 1, min-p 0; llama.cpp's defaults
+would cut the tail): the learner scores the samples under softmax(logits / T),
+so anything else would be off-policy.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ...errors import ConfigError
+from ...llm.types import Message
+from .sampler import Sampled
+
+if TYPE_CHECKING:
+    from ...llm.embedded import EmbeddedLM
+    from .policy import AdapterPolicy
+
+# Request fields that make llama.cpp sample from softmax(logits / T) and nothing else.
+PLAIN_SAMPLING = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0,
+                  "presence_penalty": 0.0, "frequency_penalty": 0.0}
+
+
+def is_gguf(path: str | Path) -> bool:
+    p = Path(path).expanduser()
+    return p.is_file() and p.suffix == ".gguf"
+
+
+def resolve_backbone(name_or_path: str) -> str:
+    """An existing HF folder or .gguf file as is; otherwise a pool model name, pulled, as its GGUF path."""
+    p = Path(name_or_path).expanduser()
+    if p.exists():
+        return str(p.resolve())
+    from ...models.export_hf import gguf_file
+
+    return str(gguf_file(name_or_path).resolve())
+
+
+def write_gguf_adapters(peft_dirs: Mapping[str, Path], base_gguf: str | Path, out_dir: str | Path) -> dict[str, str]:
+    """peft folders -> OUT/<node>.gguf (each rewritten atomically: a reader sees the old or the new file)."""
+    from ...llm.lora import peft_to_gguf
+
+    out = Path(out_dir)
+    return {n: str(peft_to_gguf(d, base_gguf, out / f"{n}.gguf")) for n, d in peft_dirs.items()}
+
+
+def state_gguf_adapters(states: Mapping[str, Mapping[str, Any]], alpha: float, base_gguf: str | Path,
+                        out_dir: str | Path) -> dict[str, str]:
+    """Adapter state dicts (a checkpoint's) -> OUT/<node>.gguf, without building the HF model."""
+    from ...llm.lora import peft_to_gguf
+
+    out = Path(out_dir)
+    return {n: str(peft_to_gguf(dict(s), base_gguf, out / f"{n}.gguf", lora_alpha=alpha)) for n, s in states.items()}
+
+
+def adapter_lm(base_gguf: str | Path, adapters: Mapping[str, str] | None = None, *, name: str = "neuromas",
+               n_parallel: int = 4, ctx_per_slot: int = 4096, n_threads: int = 0) -> "EmbeddedLM":
+    """One embedded model on the backbone, holding every node's adapter (chosen per call)."""
+    from ...llm.embedded import EmbeddedLM
+
+    return EmbeddedLM(name, str(base_gguf), n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads,
+                      adapters=dict(adapters or {}), max_concurrency=n_parallel)
+
+
+class EngineSampler:
+    """The Sampler of training runs on a GGUF backbone: each request names its node's adapter.
+
+    `work_dir` holds peft/ and gguf/ (rewritten at every sync). Returns texts only (the
+    policy re-tokenises them; the engine's prompt length is checked against the scorer's
+    in reinforce.update)."""
+
+    def __init__(self, base_gguf: str | Path, work_dir: str | Path, *, n_parallel: int = 4,
+                 ctx_per_slot: int = 4096, n_threads: int = 0) -> None:
+        if not is_gguf(base_gguf):
+            raise ConfigError(f"the engine sampler serves a .gguf backbone; {base_gguf} is not one "
+                              "(give --backbone a pool model name or a .gguf file, or use the transformers sampler)")
+        self.base = str(Path(base_gguf).expanduser().resolve())
+        self.dir = Path(work_dir)
+        self.lm = adapter_lm(self.base, n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads)
+        self.syncs = 0
+        self.sync_s = 0.0  # time spent exporting + converting (benchmarks)
+
+    async def sync(self, policy: "AdapterPolicy") -> None:
+        import time
+
+        if Path(policy.backbone).resolve() != Path(self.base):
+            raise ConfigError(f"the policy trains on {policy.backbone}, the engine serves {self.base}: "
+                              "they must be the same GGUF file")
+        t0 = time.perf_counter()
+        files = await asyncio.to_thread(self._export, policy)
+        self.lm.set_adapters(files)
+        self.syncs += 1
+        self.sync_s += time.perf_counter() - t0
+
+    def _export(self, policy: "AdapterPolicy") -> dict[str, str]:
+        from .checkpoint import export_peft
+
+        peft_dir = self.dir / "peft"
+        if peft_dir.exists():  # nodes of an older network must not linger
+            shutil.rmtree(peft_dir)
+        return write_gguf_adapters(export_peft(policy, peft_dir), self.base, self.dir / "gguf")
+
+    async def sample(self, node: str, messages: Sequence[Message], temperature: float, max_tokens: int,
+                     seed: int | None = None) -> Sampled:
+        if node not in self.lm.adapter_files:
+            raise ConfigError(f"the engine serves no adapter for node {node!r} (served: "
+                              f"{sorted(self.lm.adapter_files) or 'none'}); call sync(policy) first")
+        c = await self.lm.chat(messages, adapter=node, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                               use_cache=False, **PLAIN_SAMPLING)
+        return Sampled(c.text, c.finish_reason != "length", c.usage.prompt_tokens, c.usage.completion_tokens)
+
+    async def aclose(self) -> None:
+        await self.lm.close()
