@@ -52,3 +52,15 @@ def test_eval_refuses_limit_with_sample(tmp_path):
                             "--out", str(tmp_path / "run")])
     assert r.exit_code == 1 and "not both" in r.output
     assert not (tmp_path / "run" / "results.jsonl").exists()
+
+
+def test_train_sft_install_hint_keeps_the_extra_name(monkeypatch, tmp_path):
+    # rich read "[sft]" as markup and printed "pip install 'mastune'"
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mastune.optim.sft", None)
+    data = tmp_path / "sft.jsonl"
+    data.write_text("")
+    res = runner.invoke(app, ["train", "sft", "--data", str(data), "--base", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "mastune[sft]" in res.output

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import MastuneError
 from .common import console, err_console, system_spec
@@ -35,7 +36,7 @@ def sft(
         from ..optim.sft import SFTConfig
         from ..optim.sft.optimiser import SFT_MODEL
     except ImportError as e:  # pragma: no cover - depends on the install
-        err_console.print(f"[red]error:[/] {e}; install the extra: pip install 'mastune[sft]'")
+        err_console.print(f"[red]error:[/] {escape(str(e))}; install the extra: " + escape("pip install 'mastune[sft]'"))
         raise typer.Exit(1)
     cfg = SFTConfig(data=str(data), base=base, out=str(out), epochs=epochs, lr=lr, max_steps=max_steps,
                     batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, lora_r=lora_r,
@@ -47,7 +48,7 @@ def sft(
         asyncio.run(opt.compile(spec, None, data, [], out))
         result = opt.result
     except (MastuneError, OSError) as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(1)
     last = f"{result.losses[-1]:.4f}" if result.losses else "-"
     console.print(f"{result.steps} steps on {result.device}, final loss {last}, {result.wall_s:.1f}s -> {result.out}"
