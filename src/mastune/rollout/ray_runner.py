@@ -41,7 +41,7 @@ from ..llm.types import Usage
 from ..systems.spec import SystemSpec
 from ..tasks.base import Example
 from .rollout import Rollout, rollout
-from .runner import Job, RunnerBase
+from .runner import Job, RunnerBase, completed
 
 RAY_HINT = "the Ray runner needs Ray: pip install 'mastune[ray]' (or: pip install 'ray>=2.40')"
 REMOTE_BACKENDS = ("openai",)  # backends whose limit is one server's, shared by every worker
@@ -302,14 +302,8 @@ class RayRunner(RunnerBase):
                 self.system(job.system)  # raises the clear error
         self._ensure_slots()
         env = RunEnv.current()
-        tasks = [asyncio.ensure_future(self._one(i, job, env)) for i, job in enumerate(jobs)]
-        try:
-            for done in asyncio.as_completed(tasks):
-                yield await done
-        finally:  # the consumer stopped early (or failed): no orphan runs
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
+        async for out in completed([asyncio.ensure_future(self._one(i, job, env)) for i, job in enumerate(jobs)]):
+            yield out
 
     # ---- dispatch ----------------------------------------------------------------------
     def _ensure_slots(self) -> None:

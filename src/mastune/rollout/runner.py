@@ -43,6 +43,17 @@ class Runner(Protocol):
         ...
 
 
+async def completed(tasks: list[asyncio.Future]) -> AsyncIterator[Any]:
+    """Each task's result as it lands; if the consumer stops early (or fails), the rest are cancelled."""
+    try:
+        for done in asyncio.as_completed(tasks):
+            yield await done
+    finally:  # no orphan runs
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+
+
 class RunnerBase:
     """What every runner derives from its own `_run` (yielding (job index, Rollout) as each lands)."""
 
@@ -106,11 +117,5 @@ class LocalRunner(RunnerBase):
             async with sem:
                 return i, await rollout(self.system(job.system), job.example, job.rollout_id)
 
-        tasks = [asyncio.ensure_future(one(i, j)) for i, j in enumerate(jobs)]
-        try:
-            for done in asyncio.as_completed(tasks):
-                yield await done
-        finally:  # the consumer stopped early (or failed): no orphan runs
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
+        async for out in completed([asyncio.ensure_future(one(i, j)) for i, j in enumerate(jobs)]):
+            yield out
