@@ -53,18 +53,28 @@ def save_versioned(path: str | Path, state_dict: dict[str, torch.Tensor], meta: 
 def load_versioned(path: str | Path, *, kind: str, version: int, what: str = "mastune",
                    train_hint: str = "train it first") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state_dict, raw meta) after checking the file exists, reads, and has this format version."""
+    blob = read_checkpoint(path, kind=kind, what=what, train_hint=train_hint, payload="state_dict")
+    check_format_version(path, blob["meta"], version)
+    return blob["state_dict"], blob["meta"]
+
+
+def read_checkpoint(path: str | Path, *, kind: str, what: str, train_hint: str, payload: str,
+                    readable_as: str = "mastune") -> dict[str, Any]:
+    """The checkpoint file as a dict with a `meta` dict and `payload`, or a CheckpointError saying what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no {kind} checkpoint at {path}; {train_hint}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"{path} is not a readable mastune checkpoint: {e}") from None
-    if not isinstance(blob, dict) or "meta" not in blob or "state_dict" not in blob:
-        raise CheckpointError(f"{path} is not a {what} checkpoint (no meta/state_dict)")
-    raw = blob["meta"]
-    found = raw.get("format_version")
+        raise CheckpointError(f"{path} is not a readable {readable_as} checkpoint: {e}") from None
+    if not isinstance(blob, dict) or not isinstance(blob.get("meta"), dict) or payload not in blob:
+        raise CheckpointError(f"{path} is not a {what} checkpoint (no meta/{payload})")
+    return blob
+
+
+def check_format_version(path: str | Path, meta: dict[str, Any], version: int) -> None:
+    found = meta.get("format_version")
     if found != version:
         raise CheckpointError(f"{path}: checkpoint format version {found}, this mastune reads version {version}; "
                               "retrain it")
-    return blob["state_dict"], raw

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ...graph.layernet import node_ids
-from ..checkpoint import CheckpointError, atomic_save
+from ..checkpoint import CheckpointError, atomic_save, check_format_version, read_checkpoint
 from .lora import LoraSpec
 from .policy import AdapterPolicy
 
@@ -89,21 +89,12 @@ def save_network(path: str | Path, policy: AdapterPolicy, meta: NetworkMeta,
 
 def read_network(path: str | Path) -> dict[str, Any]:
     """The raw checkpoint (meta checked for kind and format version only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no NeuroMAS checkpoint at {path}; train one first (mastune train neuromas ...)")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path} is not a readable NeuroMAS checkpoint: {e}") from None
-    if not isinstance(blob, dict) or not isinstance(blob.get("meta"), dict) or "adapters" not in blob:
-        raise CheckpointError(f"{path} is not a NeuroMAS checkpoint (no meta/adapters)")
+    blob = read_checkpoint(path, kind="NeuroMAS", what="NeuroMAS", readable_as="NeuroMAS", payload="adapters",
+                           train_hint="train one first (mastune train neuromas ...)")
     meta = blob["meta"]
     if meta.get("kind") != KIND:
         raise CheckpointError(f"{path} is a {meta.get('kind')!r} checkpoint, not a NeuroMAS network")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {meta.get('format_version')}, this mastune reads "
-                              f"version {FORMAT_VERSION}; retrain it")
+    check_format_version(path, meta, FORMAT_VERSION)
     return blob
 
 
