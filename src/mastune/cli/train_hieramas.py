@@ -2,11 +2,14 @@
 
     mastune train hieramas --task gsm8k --pool POOL.yaml --out ckpt/DIR [--stage 1|2|all]
         [--train-size N] [--iterations I] [--batch-size B] [--seed S] [--stage2-size N]
-        [--lr LR] [--temp-start T0] [--temp-end T1] [--entropy-weight BETA]
+        [--lr LR] [--steps-per-batch K] [--baseline mean|ema|none] [--temp-start T0] [--temp-end T1]
+        [--entropy-weight BETA] [--roles "Critic,Doctor,..."] [--node-reward-weight ALPHA]
 
-The release's budget (12 iterations x 4 queries, temperature 10 -> 0.8) barely
-moves the selector on a 5-option pool (benchmarks/RESULTS.md): for real runs
-raise --iterations, or start cooler.
+The release's budget (12 iterations x 4 queries, one Adam step each at lr 2e-3,
+temperature 10 -> 0.8) leaves the selector at its initial near-uniform policy
+(benchmarks/RESULTS.md); the defaults here (lr 1e-2, 4 clipped steps per batch,
+a leave-one-out baseline, temperature 2 -> 0.8) move it within a few hundred
+episodes. The command prints episodes/hour and the entropy against ln(options).
 
 Re-running the same command resumes a killed run (stage 1 from its last
 iteration, stage 2 from its last labelled query); other settings in the same
@@ -42,6 +45,10 @@ def hieramas(
     train_size: Optional[int] = typer.Option(None, "--train-size", help="first N items of the train split"),
     val_size: int = typer.Option(20, "--val-size", help="first N items of the valid split (stage-1 model selection)"),
     iterations: int = typer.Option(12, "--iterations", help="stage-1 REINFORCE iterations"),
+    val_every: int = typer.Option(2, "--val-every", min=1, help="validate (argmax) every N iterations"),
+    roles: Optional[str] = typer.Option(None, "--roles", help="comma-separated roles of the task family to use as "
+                                                              "supernodes (default: all of them)"),
+    proposers: int = typer.Option(2, "--proposers", min=1, help="proposer slots per supernode"),
     batch_size: int = typer.Option(4, "--batch-size", help="queries per iteration"),
     seed: int = typer.Option(0, "--seed", help="training seed (selector init, batches, DAGs, sampling)"),
     split_seed: int = typer.Option(0, "--split-seed", help="seed of the dataset's train/valid/test split"),
@@ -55,8 +62,14 @@ def hieramas(
     decision_model: Optional[str] = typer.Option(None, "--decision-model", help="the fixed decision LLM"),
     skip: bool = typer.Option(True, "--skip/--no-skip", help="let the selector skip slots and whole supernodes"),
     embedder: str = typer.Option("minilm", "--embedder", help="minilm (all-MiniLM-L6-v2) or hash-DIM"),
-    lr: float = typer.Option(2e-3, "--lr"),
-    temp_start: float = typer.Option(10.0, "--temp-start",
+    lr: float = typer.Option(1e-2, "--lr", help="selector learning rate (Adam)"),
+    steps_per_batch: int = typer.Option(4, "--steps-per-batch", help="optimiser steps per batch of episodes "
+                                                                      "(REINFORCE, then a clipped surrogate)"),
+    baseline: str = typer.Option("mean", "--baseline", help="reward baseline: mean (leave-one-out per role), "
+                                                            "ema, or none (the release)"),
+    test_fraction: float = typer.Option(0.0, "--test-fraction", help="stage 2: queries held out of training and "
+                                                                     "early stopping, for the per-query AUC report"),
+    temp_start: float = typer.Option(2.0, "--temp-start",
                                      help="stage-1 sampling temperature at the first iteration (cosine schedule)"),
     temp_end: float = typer.Option(0.8, "--temp-end", help="... and at the last"),
     entropy_weight: float = typer.Option(0.1, "--entropy-weight", help="entropy bonus in the REINFORCE loss"),
@@ -70,7 +83,8 @@ def hieramas(
 ) -> None:
     """Train HieraMAS (learned LLM mixtures + learned topology) on a task's train split."""
     from ..optim import get_optimiser
-    from ..optim.hieramas import RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig
+    from ..optim.hieramas import ClassifierConfig, RewardConfig, RuntimeOptions, SelectorConfig, TrainConfig
+    from ..optim.hieramas.analysis import format_spread, format_stage1, stage1_summary
     from ..optim.hieramas.optimiser import STAGES, student_spec
     from ..rollout.choose import open_runner
 
@@ -79,8 +93,11 @@ def hieramas(
             raise ConfigError(f"--stage must be one of {', '.join(STAGES)}, got {stage!r}")
         cfg = TrainConfig(
             task=task, seed=seed, split_seed=split_seed, train_size=train_size, val_size=val_size, embedder=embedder,
-            iterations=iterations, batch_size=batch_size, lr=lr, temp_start=temp_start, temp_end=temp_end,
+            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None, proposers=proposers,
+            iterations=iterations, batch_size=batch_size, lr=lr, steps_per_batch=steps_per_batch, baseline=baseline,
+            temp_start=temp_start, temp_end=temp_end, val_every=val_every,
             entropy_beta=entropy_weight, concurrency=concurrency, k_dags=k_dags,
+            classifier=ClassifierConfig(test_fraction=test_fraction),
             runtime=RuntimeOptions(decision_model=decision_model, max_tokens=max_tokens),
             reward=RewardConfig(alpha=node_reward_weight), selector=SelectorConfig(allow_skip=skip),
         )
@@ -96,11 +113,15 @@ def hieramas(
                 s1 = opt.stage1
                 console.print(f"stage 1: {len(s1.log)} iterations; best validation {json.dumps(s1.best)} "
                               f"-> {out / 'selector.pt'}")
+                console.print(escape(format_stage1(stage1_summary(s1.log))))
             if opt.stage2 is not None:
                 r = opt.stage2.report
                 console.print(f"stage 2: {r['n_graphs']} graphs from {r['n_queries']} queries ({r['n_positive']} "
                               f"positive); best validation {r['metric']} = {r['best_metric']} "
                               f"-> {out / 'classifier.pt'}")
+                h = r["heldout"]
+                console.print(escape(f"held-out ({h['split']}): {h['queries']} queries, {h['queries_with_auc']} with "
+                                     f"both labels; " + format_spread("per-query ROC-AUC", h["query_auc"])))
                 if not r["n_positive"]:
                     err_console.print("[yellow]warning:[/] no DAG earned a positive label (no labelled run solved its "
                                       "query), so the classifier learned nothing useful; use more training queries "

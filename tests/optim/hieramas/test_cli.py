@@ -44,7 +44,7 @@ def test_train_both_stages_then_resume(tmp_path, monkeypatch):
     assert (saved["config"]["temp_start"], saved["config"]["temp_end"], saved["config"]["entropy_beta"]) == (3, 0.8, 0)
 
     r = CliRunner().invoke(app(), args(2, "--stage", "1"))  # the schedule is part of the run's settings
-    assert r.exit_code == 1 and "temp_start: run has 3.0, now 10.0" in " ".join(r.output.split())  # rich wraps
+    assert r.exit_code == 1 and "temp_start: run has 3.0, now 2.0" in " ".join(r.output.split())  # rich wraps
     r = CliRunner().invoke(app(), args(4, "--stage", "1", *schedule))  # extend to 4 iterations
     assert r.exit_code == 0, r.output
     lines = (tmp_path / "stage1" / "log.jsonl").read_text().splitlines()

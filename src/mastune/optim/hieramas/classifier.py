@@ -96,6 +96,9 @@ class ClassifierConfig:
     patience: int = 25  # epochs without a better validation AUC before stopping
     batch_size: int = 64
     val_fraction: float = 0.2
+    # queries held out of training *and* early stopping, for an unbiased per-query AUC (0: none;
+    # the report then falls back to the early-stopping validation queries and says so)
+    test_fraction: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,15 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from ...agents.prompts import canonical_family
+from ...agents.prompts import family as family_spec
 from ...errors import ConfigError
 from ..runfolder import CONFIG_FILE, RunFolder
 from .classifier import ClassifierConfig
 from .episode import RuntimeOptions
+from .reinforce import BASELINES
 from .rewards import RewardConfig
 from .selector import SelectorConfig
 
 _NESTED = {"runtime": RuntimeOptions, "reward": RewardConfig, "selector": SelectorConfig, "classifier": ClassifierConfig}
 # May change when a killed run is resumed or extended: they do not change what was already computed.
+# Values of options added later, for run folders saved before them (what those runs did).
+_LEGACY = {"steps_per_batch": 1, "baseline": "none", "roles": None}
 _RESUMABLE = {"iterations", "concurrency", "val_every", "k_dags", "top_positive", "classifier"}
 
 
@@ -28,18 +32,27 @@ class TrainConfig:
     train_size: int | None = None  # first N of the train split (None: all)
     val_size: int | None = 20  # first N of the valid split, for stage-1 model selection
     embedder: str = "minilm"  # "minilm" (all-MiniLM-L6-v2) or "hash-DIM" (tests)
+    roles: list[str] | None = None  # the family's roles to use as supernodes (None: all, in family order)
     proposers: int = 2
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     concurrency: int = 4  # queries (episodes) run at once
     # ---- stage 1: the LLM selector (REINFORCE) ----
     iterations: int = 12
     batch_size: int = 4
-    lr: float = 2e-3
+    # The release: lr 2e-3, one Adam step per batch, no baseline, T 10 -> 0.8. An Adam step moves
+    # each weight by about lr whatever the reward's scale, so 12 such steps leave the policy where
+    # it started (benchmarks/RESULTS.md). Several clipped steps per batch, a larger lr and a
+    # baseline make it move within a few hundred episodes; a cooler start lets it exploit them.
+    lr: float = 1e-2
+    steps_per_batch: int = 4  # optimiser steps on each batch of episodes (clipped surrogate after the first)
+    clip: float = 0.2  # PPO-style ratio clip for steps after the first
+    baseline: str = "mean"  # none (release) | mean (leave-one-out batch mean per role) | ema
+    baseline_decay: float = 0.9  # ema only
     grad_clip: float = 1.0
     # The release used β = 1.0; with the temperature schedule doing the exploring,
     # a smaller bonus lets the policy commit within a short run.
     entropy_beta: float = 0.1
-    temp_start: float = 10.0
+    temp_start: float = 2.0
     temp_end: float = 0.8
     val_every: int = 2
     n_dags: int = 100  # stage-1 pool of random DAGs; each query draws one
@@ -64,6 +77,20 @@ class TrainConfig:
             raise ConfigError(f"node reward weight (alpha) must be in [0, 1], got {self.reward.alpha}")
         if self.temp_start <= 0 or self.temp_end <= 0:
             raise ConfigError("sampling temperatures must be > 0")
+        if self.steps_per_batch < 1:
+            raise ConfigError("steps_per_batch must be >= 1")
+        if self.baseline not in BASELINES:
+            raise ConfigError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        if self.lr <= 0:
+            raise ConfigError(f"the learning rate must be > 0, got {self.lr}")
+        if self.roles is not None:
+            self.roles = list(self.roles)
+            known = [r.name for r in family_spec(self.family).roles]
+            bad = [r for r in self.roles if r not in known]
+            if bad or len(set(self.roles)) != len(self.roles) or not self.roles:
+                raise ConfigError(f"roles {self.roles} must be distinct roles of the {self.family!r} family: "
+                                  f"{known}" + (f" (unknown: {bad})" if bad else ""))
+            self.roles = [r for r in known if r in self.roles]  # family order: checkpoints compare lists
 
     @property
     def family(self) -> str:
@@ -78,7 +105,8 @@ class TrainConfig:
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown HieraMAS training options {sorted(unknown)}")
-        return cls(**d)
+        # a run saved before these options existed trained with the release's update rule
+        return cls(**{**_LEGACY, **d})
 
     def save(self, out_dir: str | Path, **extra: Any) -> None:
         RunFolder(out_dir).save_config(self.to_dict(), **extra)

@@ -33,9 +33,20 @@ class Policy:
 
     def logits(self, questions: Sequence[str]) -> list[torch.Tensor]:
         """One [R, S, M+1] tensor per question; all rows embedded in one call."""
+        return self.logits_of(self.rows(questions))
+
+    def rows(self, questions: Sequence[str]) -> torch.Tensor:
+        """[Q, R, E] row embeddings (fixed: several optimiser steps on one batch embed once)."""
         texts = [slot_row_text(q, r) for q in questions for r in self.roles]
-        rows = self.embedder.embed(texts).reshape(len(questions), len(self.roles), -1)
-        return [self.selector(rows[i], self._cols) for i in range(len(questions))]
+        return self.embedder.embed(texts).reshape(len(questions), len(self.roles), -1)
+
+    def logits_of(self, rows: torch.Tensor) -> list[torch.Tensor]:
+        return [self.selector(rows[i], self._cols) for i in range(rows.shape[0])]
+
+    @property
+    def n_options(self) -> int:
+        """Choices per slot: the models, plus skip when it is allowed (ln of it = the uniform entropy)."""
+        return self.n_models + int(self.selector.config.allow_skip)
 
     def choose(self, logits: torch.Tensor, temperature: float | None = None,
                generator: torch.Generator | None = None) -> Choice:

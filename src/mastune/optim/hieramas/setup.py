@@ -30,7 +30,8 @@ class Setup:
     def make(cls, cfg: TrainConfig, pool: PoolLike, embedder: Embedder | None = None) -> "Setup":
         info = PoolInfo.of(pool)
         emb = embedder or get_embedder(cfg.embedder)
-        return cls(cfg, list(family(cfg.family).roles), info, emb, cfg.reward.reference_cost(info.max_price_per_m()))
+        roles = [r for r in family(cfg.family).roles if cfg.roles is None or r.name in cfg.roles]
+        return cls(cfg, roles, info, emb, cfg.reward.reference_cost(info.max_price_per_m()))
 
     @property
     def role_names(self) -> list[str]:

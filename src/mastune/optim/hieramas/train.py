@@ -12,6 +12,7 @@ Layout of a run directory:
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ import torch
 
 from ...agents.runtime import PoolLike
 from ...graph.generators import random_dag_pool
+from ...graph.topology import SKIP
 from ...rollout import LocalRunner
 from ...tasks.base import Example
 from ..progress import progress_bar
@@ -32,7 +34,7 @@ from .config import TrainConfig
 from .embed import Embedder
 from .episode import Episode, Plan, episode_rewards, run_episodes
 from .policy import Choice, Policy
-from .reinforce import EpisodeTerms, cosine_temperature, reinforce_loss
+from .reinforce import Baseline, EpisodeTerms, clipped_policy_loss, cosine_temperature
 from .rewards import effective_rewards
 from .selector import LLMSelector, counted_slots, entropy, log_prob
 from .setup import Setup
@@ -63,6 +65,47 @@ def episode_terms(setup: Setup, choice: Choice, ep: Episode, temperature: float)
     stats = {"reward": r_final, "node_reward": sum(node_rs) / len(node_rs) if node_rs else None,
              "correct": float(ep.correct), "cost": ep.cost, "calls": ep.calls}
     return terms, stats
+
+
+def update(cfg: TrainConfig, setup: Setup, policy: Policy, opt: torch.optim.Optimizer, baseline: Baseline,
+           rows_emb: torch.Tensor, choices: list[Choice], terms: list[EpisodeTerms], temp: float) -> tuple[list[float], float]:
+    """`cfg.steps_per_batch` optimiser steps on one batch of episodes: the first is REINFORCE
+    (with the baseline), later ones the clipped surrogate on logits recomputed from the same rows.
+    Returns the loss of every step and the sampling entropy the episodes were drawn with."""
+    n_models = len(setup.pool_info.names)
+    masks = [counted_slots(c.picks, n_models) for c in choices]
+    adv = baseline.advantages(torch.stack([t.rewards for t in terms]))
+    old = torch.stack([t.log_probs for t in terms]).detach()
+    entropy_before = torch.stack([t.entropy for t in terms]).mean().item()
+    losses = []
+    for step in range(cfg.steps_per_batch):
+        if step == 0:
+            lp, ent = torch.stack([t.log_probs for t in terms]), torch.stack([t.entropy for t in terms])
+        else:
+            lgs = policy.logits_of(rows_emb)
+            lp = torch.stack([log_prob(lg, c.picks, temp, m) for lg, c, m in zip(lgs, choices, masks)])
+            ent = torch.stack([entropy(lg, temp) for lg in lgs])
+        loss = clipped_policy_loss(lp, old, adv, ent, cfg.entropy_beta, cfg.clip)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.selector.parameters(), cfg.grad_clip)
+        opt.step()
+        losses.append(loss.item())
+    return losses, entropy_before
+
+
+@torch.no_grad()
+def policy_snapshot(policy: Policy, rows_emb: torch.Tensor, temp: float) -> dict[str, Any]:
+    """After the update, on this batch's queries: the sampling entropy at T and at 1, and per role the
+    softmax over the columns (models, skip) averaged over slots and queries: the paper's Figure 4
+    (normalised logits per role x model)."""
+    lgs = torch.stack(policy.logits_of(rows_emb))  # [Q, R, S, M+1]
+    probs = torch.softmax(lgs, -1).mean(dim=(0, 2))  # [R, M+1]
+    columns = [*policy.pool.names, SKIP]
+    return {"entropy_after": torch.stack([entropy(lg, temp) for lg in lgs]).mean().item(),
+            "entropy_t1": torch.stack([entropy(lg, 1.0) for lg in lgs]).mean().item(),
+            "prefs": {r.name: {c: round(float(p), 5) for c, p in zip(columns, row)}
+                      for r, row in zip(policy.roles, probs)}}
 
 
 def _mean(rows: list[dict], key: str) -> float | None:
@@ -136,6 +179,7 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
     dags = random_dag_pool(len(setup.roles), cfg.n_dags, cfg.density, seed=cfg.seed)
     rng = random.Random(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
+    baseline = Baseline(cfg.baseline, cfg.baseline_decay)
     start, best = 0, None
     st = run.load_state(state_name)
     if st is not None:
@@ -144,6 +188,7 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
         rng.setstate(st["python_rng"])
         gen.set_state(st["torch_rng"])
         start, best = st["iteration"], st["best"]
+        baseline.values = st.get("baseline")
     # drop log lines of iterations whose state was never saved (killed in between)
     log = [r for r in log_file.records() if r.get("iteration", 1e18) < start]
     log_file.rewrite(log)
@@ -156,28 +201,34 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
             batch = rng.sample(list(train), min(cfg.batch_size, len(train)))
             dag_ids = [rng.randrange(len(dags)) for _ in batch]
             selector.train()
-            choices = [policy.choose(lg, temp, gen) for lg in policy.logits([ex.question for ex in batch])]
+            rows_emb = policy.rows([ex.question for ex in batch])
+            choices = [policy.choose(lg, temp, gen) for lg in policy.logits_of(rows_emb)]
             plans = [Plan(cfg.family, setup.roles, dags[d], policy.assignments(c)) for d, c in zip(dag_ids, choices)]
             # rollout id per query: repeats of the same (query, prompt, model) across iterations hit the cache
+            t_run = time.perf_counter()
             eps = await run_episodes(runner, list(zip(plans, batch)), cfg.runtime, cfg.proposers, version=it)
+            t_run = time.perf_counter() - t_run
             pairs = [episode_terms(setup, c, ep, temp) for c, ep in zip(choices, eps)]
-            loss = reinforce_loss([t for t, _ in pairs], cfg.entropy_beta)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(selector.parameters(), cfg.grad_clip)
-            opt.step()
+            losses, entropy_before = update(cfg, setup, policy, opt, baseline, rows_emb, choices,
+                                            [t for t, _ in pairs], temp)
 
             rows = [s for _, s in pairs]
             record: dict[str, Any] = {
-                "iteration": it, "temperature": temp, "loss": loss.item(),
+                "iteration": it, "temperature": temp, "loss": losses[0], "losses": losses,
                 "reward": _mean(rows, "reward"), "node_reward": _mean(rows, "node_reward"),
                 "accuracy": _mean(rows, "correct"), "cost": _mean(rows, "cost"), "calls": _mean(rows, "calls"),
-                "entropy": torch.stack([t.entropy for t, _ in pairs]).mean().item(),
+                # entropy of the sampling distribution (at T) before and after this batch's update, against
+                # the uniform policy's ln(options): the policy has moved when it falls clearly below
+                "entropy": entropy_before, "entropy_uniform": math.log(policy.n_options),
+                **policy_snapshot(policy, rows_emb, temp),
+                "episodes": len(batch), "episodes_s": t_run,
                 "queries": [ex.id for ex in batch], "val": None,
             }
             last = it == cfg.iterations - 1
             if val and ((it + 1) % cfg.val_every == 0 or last):
+                t_val = time.perf_counter()
                 record["val"] = await validate(setup, policy, runner, val, dags, version=it)
+                record["val_s"] = time.perf_counter() - t_val
                 if _better(record["val"], best):
                     best = record["val"]
                     save_checkpoint(out / SELECTOR_FILE, selector.state_dict(),
@@ -191,9 +242,10 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
             log.append(record)
             run.save_state(state_name, {"iteration": it + 1, "selector": selector.state_dict(),
                                         "optimizer": opt.state_dict(), "python_rng": rng.getstate(),
-                                        "torch_rng": gen.get_state(), "best": best})
+                                        "torch_rng": gen.get_state(), "best": best, "baseline": baseline.values})
             v = record["val"] or {}
-            bar.update(task, advance=1, status=f"T={temp:.2f} reward={record['reward']:+.3f} acc={record['accuracy']:.2f}"
+            bar.update(task, advance=1, status=f"T={temp:.2f} reward={record['reward']:+.3f} acc={record['accuracy']:.2f} "
+                       f"H={record['entropy_after']:.2f}/{record['entropy_uniform']:.2f}"
                        + (f" | val reward={v['reward']:+.3f} acc={v['accuracy']:.2f}" if v else ""))
             if on_iteration:
                 on_iteration(it, record)
@@ -226,7 +278,8 @@ async def train_stage2(
 
 async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], out: Path,
                   embedder: Embedder | None, progress: bool, runner: Any = None) -> Stage2Result:
-    from .classifier import GraphClassifier, train_classifier
+    from .analysis import group_aucs, spread
+    from .classifier import GraphClassifier, score, split_by_query, train_classifier
     from .data import check_labels_source, generate_labels, load_samples
     from .features import query_text, role_text
 
@@ -252,8 +305,16 @@ async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], ou
     model = GraphClassifier(role_init, int(setup.embedder.dim), cfg.classifier.hidden, cfg.classifier.dropout)
     epochs = RunFolder(out).log("stage2/log.jsonl")
     epochs.rewrite([])
-    report = train_classifier(model, samples, qemb, cfg.classifier, seed=cfg.seed, on_epoch=epochs.append)
+    fit, test = (split_by_query(samples, cfg.classifier.test_fraction, cfg.seed + 1)
+                 if cfg.classifier.test_fraction > 0 else (samples, []))
+    report = train_classifier(model, fit, qemb, cfg.classifier, seed=cfg.seed, on_epoch=epochs.append)
     summary = {k: v for k, v in asdict(report).items() if k != "history"}
+    # per-query ROC-AUC with its spread, on queries the classifier never saw (else on the validation queries)
+    held, where = (test, "test") if test else (split_by_query(fit, cfg.classifier.val_fraction, cfg.seed)[1],
+                                               "validation (also used for early stopping)")
+    aucs = group_aucs([s.query for s in held], [s.label for s in held], score(model, held, qemb).tolist()) if held else {}
+    summary["heldout"] = {"split": where, "queries": len({s.query for s in held}), "graphs": len(held),
+                          "queries_with_auc": len(aucs), "query_auc": spread(list(aucs.values()))}
     summary["n_positive"] = sum(s.label > 0.5 for s in samples)
     summary["n_graphs"] = len(samples)
     summary["n_queries"] = len(qids)
