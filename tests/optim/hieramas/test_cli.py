@@ -56,3 +56,36 @@ def test_train_both_stages_then_resume(tmp_path, monkeypatch):
     assert r.exit_code == 1 and "sampling temperatures must be > 0" in r.output
     r = CliRunner().invoke(app(), args(2, "--stage", "3"))
     assert r.exit_code == 1 and "--stage must be one of 1, 2, all" in r.output
+
+
+def test_final_reward_only_ablation_and_the_new_training_options(tmp_path, monkeypatch):
+    pool = fake_pool()
+    monkeypatch.setattr(cli, "load_pool", lambda spec: pool)
+    data = {"train": examples(6), "valid": examples(2, start=100)}
+    monkeypatch.setattr(cli, "get_task", lambda task, path=None, split=None, seed=0, limit=None:
+                        Task(task, "math", data[split][:limit], "fake"))
+
+    def args(alpha, *extra):
+        return ["hieramas", "--task", "gsm8k", "--out", str(tmp_path), "--iterations", "2", "--batch-size", "3",
+                "--embedder", "hash-64", "--k-dags", "3", "--decision-model", "good", "--no-skip", "--no-cache",
+                "--node-reward-weight", alpha, "--steps-per-batch", "2", "--baseline", "ema", "--lr", "0.05",
+                "--roles", "Inspector, Math Solver", "--val-every", "1", "--test-fraction", "0.34", *extra]
+
+    r = CliRunner().invoke(app(), args("0"))
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "6 training + 4 validation episodes" in out and "training episodes/hour" in out
+    assert "uniform ln(options) = 1.099" in out  # 3 models, skip not allowed
+    assert "held-out (test): 2 queries" in out and "per-query ROC-AUC" in out
+    saved = json.loads((tmp_path / "config.json").read_text())["config"]
+    assert saved["reward"]["alpha"] == 0.0 and saved["roles"] == ["Math Solver", "Inspector"]
+    assert (saved["steps_per_batch"], saved["baseline"], saved["lr"]) == (2, "ema", 0.05)
+    log = [json.loads(l) for l in (tmp_path / "stage1" / "log.jsonl").read_text().splitlines()]
+    assert [len(x["losses"]) for x in log] == [2, 2] and set(log[0]["prefs"]) == {"Math Solver", "Inspector"}
+
+    r = CliRunner().invoke(app(), args("0.5", "--stage", "1"))  # the final-reward-only run is not resumed as α 0.5
+    assert r.exit_code == 1 and "reward: run has" in r.output
+    r = CliRunner().invoke(app(), args("1.5"))
+    assert r.exit_code == 1 and "must be in [0, 1]" in r.output
+    r = CliRunner().invoke(app(), args("0", "--baseline", "median"))
+    assert r.exit_code == 1 and "baseline must be one of" in r.output

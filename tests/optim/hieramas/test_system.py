@@ -146,3 +146,20 @@ async def test_an_eval_run_records_the_weights_and_refuses_a_retrained_checkpoin
     assert retrained.fingerprint()["classifier"] == first.fingerprint()["classifier"]
     with pytest.raises(ConfigError, match="other trained weights"):
         await evaluate(cfg, retrained, examples(2, start=500))
+
+
+async def test_stage2_reports_the_per_query_auc_spread_on_held_out_queries(trained):
+    import dataclasses
+
+    from mastune.optim.hieramas import ClassifierConfig
+
+    cfg, pool, out, res = trained
+    h = res.report["heldout"]  # no test queries: the early-stopping validation queries, and it says so
+    assert h["split"].startswith("validation") and h["queries"] == 1 and h["graphs"] == 4
+    held = dataclasses.replace(cfg, classifier=ClassifierConfig(epochs=20, patience=5, hidden=16, test_fraction=0.34))
+    res2 = await train_stage2(held, pool, examples(6), out, embedder=HashEmbedder(64), progress=False)
+    h = res2.report["heldout"]
+    assert h["split"] == "test" and h["queries"] == 2 and h["graphs"] == 8
+    assert res2.report["n_train"] + res2.report["n_val"] == 16  # the 2 test queries' 8 graphs left out
+    assert h["queries_with_auc"] == 2 and h["query_auc"]["n"] == 2  # every query has 2 positives of 4
+    assert 0.0 <= h["query_auc"]["min"] <= h["query_auc"]["max"] <= 1.0
