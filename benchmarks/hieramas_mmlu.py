@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import math
 import sys
@@ -78,6 +79,12 @@ def smoke_pool() -> Pool:
         {"name": "smol-cheap", "price": {"input": 0.01, "output": 0.01}, **common},
         {"name": "smol-dear", "price": {"input": 0.5, "output": 0.5}, **common},
     ], "default": "smol-cheap"})
+
+
+@functools.lru_cache(maxsize=None)
+def items(split: str | None, limit: int | None = None) -> list[Any]:
+    """The task's examples of a split (None: all), loaded once per process (the file is 5.7k rows)."""
+    return get_task(TASK, split=split, seed=SPLIT_SEED, limit=limit).examples
 
 
 # ---- sizes ---------------------------------------------------------------------------------
@@ -160,8 +167,7 @@ def eval_done(run: Path, n: int) -> bool:
 
 
 async def train(cfg: TrainConfig, pool: Pool, out: Path, s: dict[str, Any]) -> None:
-    train_set = get_task(TASK, split="train", seed=SPLIT_SEED, limit=s["train"]).examples
-    val_set = get_task(TASK, split="valid", seed=SPLIT_SEED, limit=s["val"]).examples
+    train_set, val_set = items("train", s["train"]), items("valid", s["val"])
     print(f"training {out}: {len(train_set)} train / {len(val_set)} valid queries", file=sys.stderr, flush=True)
     s1 = await train_stage1(cfg, pool, train_set, val_set, out)
     print(format_stage1(stage1_summary(s1.log)), file=sys.stderr, flush=True)
@@ -229,9 +235,8 @@ def build_stages(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, A
 
 async def run_eval(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, Any], name: str, kind: str,
                    build: Callable[[], Any], opts: dict[str, Any]) -> None:
-    full = get_task(TASK, split=None)
-    examples = get_task(TASK, split="test", seed=SPLIT_SEED, limit=s["test"]).examples
-    manifest = {**split_manifest(full.examples, seed=SPLIT_SEED, task=TASK), "used_ids": [e.id for e in examples]}
+    examples = items("test", s["test"])
+    manifest = {**split_manifest(items(None), seed=SPLIT_SEED, task=TASK), "used_ids": [e.id for e in examples]}
     cfg = EvalConfig(system=kind, task=TASK, out=str(out / "runs" / name), model=opts.get("model"), split="test",
                      seed=SPLIT_SEED, limit=s["test"], concurrency=args.concurrency, pool=args.pool,
                      options={"name": name, **opts}, save_traces=kind in ("hieramas", "full", "random"))
@@ -278,26 +283,26 @@ def estimate(stages: list[Stage], timing: dict[str, dict[str, float]]) -> tuple[
 
 async def measure(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, Any], strongest: str) -> None:
     """s/call without the cache, one item at a time: cot per model, the full 8-role graph on the strongest."""
-    items = get_task(TASK, split="train", seed=SPLIT_SEED, limit=args.measure).examples
+    sample = items("train", args.measure)
     timing: dict[str, dict[str, float]] = {}
     with settings.context(cache=None):
         for m in pool.names():
             cot = load_system("cot", pool, model=m, max_tokens=s["eval_max_tokens"])
-            await cot.run(items[0].question, "mcq")  # loads the engine: not timed
+            await cot.run(sample[0].question, "mcq")  # loads the engine: not timed
             t0, calls = time.perf_counter(), 0
-            for ex in items:
+            for ex in sample:
                 calls += (await cot.run(ex.question, "mcq")).calls
             timing.setdefault(m, {})["cot"] = (time.perf_counter() - t0) / calls
             print(f"{m}: cot {timing[m]['cot']:.1f} s/call", file=sys.stderr, flush=True)
         full = load_system("full", pool, model=strongest, max_tokens=s["eval_max_tokens"],
                            roles={"mcq": role_names(s)})
         t0, calls = time.perf_counter(), 0
-        for ex in items[:1]:
+        for ex in sample[:1]:
             calls += (await full.run(ex.question, "mcq")).calls
         timing[strongest]["role"] = (time.perf_counter() - t0) / calls
         print(f"{strongest}: role call in the full graph {timing[strongest]['role']:.1f} s/call ({calls} calls)",
               file=sys.stderr, flush=True)
-    (out / "timing.json").write_text(json.dumps({"s_per_call": timing, "items": len(items),
+    (out / "timing.json").write_text(json.dumps({"s_per_call": timing, "items": len(sample),
                                                  "max_tokens": s["eval_max_tokens"]}, indent=2))
 
 
@@ -310,7 +315,7 @@ def test_topologies(out: Path, pool: Pool, s: dict[str, Any], ckpt: str = "ckpt"
         return None
     has_classifier = (out / ckpt / "classifier.pt").is_file()
     system = build_hieramas_system(out / ckpt, pool, n_candidates=s["candidates"], graph_classifier=has_classifier)
-    examples = get_task(TASK, split="test", seed=SPLIT_SEED, limit=s["test"]).examples
+    examples = items("test", s["test"])
     graphs = []
     for ex in examples:
         plan = system.plan(ex.question, ex.family)
