@@ -60,11 +60,13 @@ from mastune.tasks.splits import split_manifest  # noqa: E402
 TASK = "mmlu-redux"
 SPLIT_SEED = 0
 LOCAL = ("smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
-# Seconds per call when no timing.json was measured (--measure): 1-thread engine, MMLU prompts,
-# short mcq replies. cot = a plain CoT call; role = a call inside an 8-role graph (longer prompts:
-# predecessors' outputs). Rough figures from this machine; measure before trusting the hours.
-DEFAULT_S_PER_CALL = {"smollm2-135m": {"cot": 2.0, "role": 4.0}, "qwen2.5-coder-0.5b": {"cot": 5.0, "role": 10.0},
-                      "qwen2.5-coder-1.5b": {"cot": 12.0, "role": 25.0}}
+# Seconds per call when no timing.json was measured (--measure): 1-thread engine, MMLU prompts.
+# cot = a plain CoT call (~200 prompt + ~250 completion tokens: Qwen-Coder writes long CoT on MMLU
+# and often hits 256); role = a call inside an 8-role graph (prompts grow with the predecessors'
+# outputs; prefill ~35 tok/s on one thread for the 1.5B). Derived from DESIGN.md's engine figures;
+# measured here under heavy contention, 1.5B: 55-88 s per 256-token cot call, 68 s/call overall.
+DEFAULT_S_PER_CALL = {"smollm2-135m": {"cot": 2.0, "role": 4.0}, "qwen2.5-coder-0.5b": {"cot": 7.0, "role": 14.0},
+                      "qwen2.5-coder-1.5b": {"cot": 20.0, "role": 40.0}}
 
 
 def local_pool() -> Pool:
@@ -409,8 +411,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--k-dags", type=int, default=5)
     ap.add_argument("--test-fraction", type=float, default=0.2, help="stage-2 queries held out for the AUC report")
     ap.add_argument("--candidates", type=int, default=100, help="random DAGs the classifier scores per query")
-    ap.add_argument("--max-tokens", type=int, default=192, help="per call while training (mcq: short replies)")
-    ap.add_argument("--eval-max-tokens", type=int, default=256, help="per call on the test set, every system")
+    ap.add_argument("--max-tokens", type=int, default=256, help="per call while training (mcq: short replies)")
+    ap.add_argument("--eval-max-tokens", type=int, default=384,
+                    help="per call on the test set, every system (at 256, 1.5B CoT was cut off before its "
+                         "answer on 3 of 3 abstract-algebra items)")
     ap.add_argument("--sc-samples", type=int, default=5)
     ap.add_argument("--strongest", help="model of full/random/sc/no-selection (default: the priciest)")
     ap.add_argument("--decision-model", help="HieraMAS decision node (default: the strongest)")

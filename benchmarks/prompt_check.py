@@ -64,6 +64,8 @@ async def run_arm(pool: Any, model: str, arm: str, ex: Example, proposers: int, 
                            "tokens": res.usage.prompt_tokens + res.usage.completion_tokens,
                            "completion_tokens": res.usage.completion_tokens}
     graded = {c.slot: grade(ex, c.output) for c in res.trace.calls}
+    # the texts, for reading what a prompt makes the model do (truncated: a log, not an archive)
+    rec["outputs"] = {c.slot: c.output[:3000] for c in res.trace.calls}
     if arm == COT:
         g = grade(ex, res.answer_text)
         rec.update(correct=g.correct, parsed=g.parsed)
@@ -99,28 +101,31 @@ async def check(pool: Any, model: str, items: Sequence[Example], roles: Sequence
     return [r for r in log.records() if r.get("model") == model and r["id"] in ids]
 
 
-def outcomes(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, bool]]:
-    """slot label -> item id -> right: 'cot', '<role> proposer' (the first), '<role> synth'."""
-    out: dict[str, dict[str, bool]] = {}
+def outcomes(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, tuple[bool, bool]]]:
+    """slot label -> item id -> (right, parsed): 'cot', '<role> proposer' (the first), '<role> synth'."""
+    out: dict[str, dict[str, tuple[bool, bool]]] = {}
     for r in rows:
         if r["arm"] == COT:
-            out.setdefault(COT, {})[r["id"]] = bool(r["correct"])
+            out.setdefault(COT, {})[r["id"]] = (bool(r["correct"]), bool(r.get("parsed", True)))
             continue
         if r.get("proposers"):
-            out.setdefault(f"{r['arm']} proposer", {})[r["id"]] = bool(r["proposers"][0])
+            parsed = (r.get("proposers_parsed") or [True])[0]
+            out.setdefault(f"{r['arm']} proposer", {})[r["id"]] = (bool(r["proposers"][0]), bool(parsed))
         if r.get("synth") is not None:
-            out.setdefault(f"{r['arm']} synth", {})[r["id"]] = bool(r["synth"])
+            out.setdefault(f"{r['arm']} synth", {})[r["id"]] = (bool(r["synth"]), bool(r.get("synth_parsed", True)))
     return out
 
 
 def table(rows: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """Markdown table: accuracy (95% CI) per slot, paired with cot on the items both answered."""
     by = outcomes(rows)
-    base = by.get(COT, {})
-    lines = ["| slot | n | right | accuracy | 95% CI | shared with cot | cot only | slot only | McNemar p |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    base = {i: ok for i, (ok, _) in by.get(COT, {}).items()}
+    lines = ["| slot | n | right | accuracy | 95% CI | unparsed | shared with cot | cot only | slot only | McNemar p |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     data = []
-    for name, res in by.items():
+    for name, graded in by.items():
+        res = {i: ok for i, (ok, _) in graded.items()}
+        unparsed = sum(not parsed for _, parsed in graded.values())
         n, k = len(res), sum(res.values())
         lo, hi = wilson_interval(k, n)
         common = base.keys() & res.keys()
@@ -128,8 +133,9 @@ def table(rows: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
         slot_only = sum(res[i] and not base[i] for i in common)
         p = mcnemar_exact(cot_only, slot_only) if name != COT else None
         data.append({"slot": name, "n": n, "right": k, "accuracy": k / n if n else 0.0, "ci95": [lo, hi],
-                     "shared": len(common), "cot_only": cot_only, "slot_only": slot_only, "p": p})
-        lines.append(f"| {name} | {n} | {k} | {k / n:.1%} | [{lo:.1%}, {hi:.1%}] | {len(common)} | "
+                     "unparsed": unparsed, "shared": len(common), "cot_only": cot_only, "slot_only": slot_only,
+                     "p": p})
+        lines.append(f"| {name} | {n} | {k} | {k / n:.1%} | [{lo:.1%}, {hi:.1%}] | {unparsed} | {len(common)} | "
                      f"{cot_only} | {slot_only} | {'' if p is None else f'{p:.3f}'} |")
     return "\n".join(lines), data
 

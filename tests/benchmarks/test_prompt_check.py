@@ -29,6 +29,8 @@ def scripted(calls):
         calls.append(text)
         if "Several drafts" in text:
             return "The drafts disagree; checking. The answer is B"
+        if "as the Lawyer" in text:
+            return "I cannot tell."
         if "as the Doctor" in text or ("as the Critic" in text and "(0)" in text):
             return "The answer is C"
         return "Step by step: grass is green. The answer is B"
@@ -47,8 +49,13 @@ async def test_check_pairs_arms_and_resumes(tmp_path):
     assert by["Doctor synth"]["right"] == 3 and by["Doctor proposer"]["cot_only"] == 3
     assert by["Critic proposer"]["cot_only"] == 1 and by["Critic proposer"]["slot_only"] == 0
     assert by["Doctor proposer"]["p"] == 0.25  # exact McNemar, 3 discordant pairs one way
-    assert "| Doctor proposer | 3 | 0 | 0.0% |" in text
+    assert "| Doctor proposer | 3 | 0 | 0.0% |" in text and by["cot"]["unparsed"] == 0
+    assert rows[0]["outputs"] and all("The answer is" in t for r in rows for t in r["outputs"].values())
 
     more = await pc.check(pool, "m", items(4), ["Critic", "Doctor"], out, max_tokens=64)
     assert len(more) == 12 and len(calls) == 15 + 5  # only item 3 ran
     assert pc.timing(more)["calls"] == 4 * 5
+
+    lawyer = await pc.check(pool, "m", items(2), ["Lawyer"], tmp_path / "lawyer.jsonl", max_tokens=64)
+    by = {d["slot"]: d for d in pc.table(lawyer)[1]}
+    assert by["Lawyer proposer"]["unparsed"] == 2 and by["Lawyer synth"]["unparsed"] == 0
