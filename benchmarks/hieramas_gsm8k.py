@@ -80,6 +80,7 @@ def train_config(s: dict[str, Any], args: argparse.Namespace, decision_model: st
         task=TASK, seed=args.seed, split_seed=SPLIT_SEED, train_size=s["train"], val_size=s["val"],
         embedder=args.embedder, proposers=s["proposers"], concurrency=args.concurrency, iterations=s["iterations"],
         batch_size=s["batch"], val_every=s["val_every"], k_dags=s["k_dags"],
+        lr=args.lr, steps_per_batch=args.steps_per_batch, baseline=args.baseline, temp_start=args.temp_start,
         runtime=RuntimeOptions(decision_model=decision_model, max_tokens=s["max_tokens"]),
         reward=RewardConfig(alpha=alpha), selector=SelectorConfig(allow_skip=not args.no_skip),
         classifier={"epochs": s["epochs"]},
@@ -285,6 +286,13 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--val-every", type=int, default=4)
+    # The update rule of the first attempt (results/hieramas/ckpt was trained with it, so its folder
+    # resumes and reports unchanged); issue 18's rule is --lr 0.01 --steps-per-batch 4 --baseline mean
+    # --temp-start 2 (the mastune train hieramas defaults), with a new --out.
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--steps-per-batch", type=int, default=1)
+    ap.add_argument("--baseline", default="none")
+    ap.add_argument("--temp-start", type=float, default=10.0)
     ap.add_argument("--k-dags", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=384, help="per call while training")
     ap.add_argument("--eval-max-tokens", type=int, default=512,

@@ -81,6 +81,16 @@ def test_smoke_plan_on_a_scripted_pool_runs_every_stage_then_skips_them(tmp_path
     err = capsys.readouterr().err
     assert "train-ckpt: done, skipped" in err and "eval-hieramas-alpha0: done, skipped" in err
 
+    # the per-run report script reads the same folder
+    spec = importlib.util.spec_from_file_location("hieramas_policy_report", SCRIPT.with_name("hieramas_policy_report.py"))
+    rep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rep)
+    rep.main(["--ckpt", str(out / "ckpt"), "--pool", str(tmp_path / "pool.yaml"), "--test-size", "2",
+              "--candidates", "5"])
+    printed = capsys.readouterr().out
+    assert "stage 1: 2 iterations, 4 training + 1 validation episodes" in printed
+    assert "test topologies" in printed and "2 queries:" in printed and (out / "ckpt" / "stage1.png").is_file()
+
 
 @pytest.mark.engine
 def test_smoke_on_the_engine(tmp_path, smollm_path, monkeypatch, capsys):

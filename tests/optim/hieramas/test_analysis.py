@@ -41,3 +41,5 @@ def test_stage1_summary_rates_and_entropy():
     assert (s["entropy_first"], s["entropy_last"]) == (1.6, 0.9) and s["reward_curve"] == [-1.0, 0.5]
     assert "400 training episodes/hour" in format_stage1(s) and "1.600 -> 0.900" in format_stage1(s)
     assert stage1_summary([]) == {"iterations": 0}
+    old = stage1_summary([{"queries": ["a", "b"], "time_s": 10.0, "entropy": 1.6}])  # a log from before
+    assert old["episodes"] == 2 and "1.600 -> 1.600" in format_stage1(old) and "uniform" not in format_stage1(old)

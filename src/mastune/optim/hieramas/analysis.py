@@ -47,7 +47,7 @@ def stage1_summary(log: Sequence[dict[str, Any]]) -> dict[str, Any]:
     whole iteration time with validation), the entropy against ln(options), the reward curve."""
     if not log:
         return {"iterations": 0}
-    episodes = sum(r.get("episodes", 0) for r in log)
+    episodes = sum(r.get("episodes", len(r.get("queries", []))) for r in log)  # older logs: no "episodes"
     run_s = sum(r.get("episodes_s", 0.0) for r in log)
     total_s = sum(r.get("time_s", 0.0) for r in log)
     val_eps = sum((r.get("val") or {}).get("n", 0) for r in log)
@@ -70,8 +70,9 @@ def format_stage1(s: dict[str, Any]) -> str:
         return "stage 1: no iterations logged"
     eph = s["episodes_per_hour"]
     h0, h1, hu = s["entropy_first"], s["entropy_last"], s["entropy_uniform"]
-    ent = (f"entropy at the sampling temperature {h0:.3f} -> {h1:.3f} (uniform ln(options) = {hu:.3f})"
-           if None not in (h0, h1, hu) else "entropy not logged")
+    ent = ("entropy not logged" if None in (h0, h1) else
+           f"entropy at the sampling temperature {h0:.3f} -> {h1:.3f}"
+           + (f" (uniform ln(options) = {hu:.3f})" if hu is not None else ""))
     return (f"stage 1: {s['iterations']} iterations, {s['episodes']} training + {s['val_episodes']} validation "
             f"episodes in {s['hours']:.2f} h; " + (f"{eph:.0f} training episodes/hour; " if eph else "") + ent)
 
