@@ -287,25 +287,29 @@ async def measure(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, 
     """s/call without the cache, one item at a time: cot per model, the full 8-role graph on the strongest."""
     sample = items("train", args.measure)
     timing: dict[str, dict[str, float]] = {}
+    tokens: dict[str, dict[str, float]] = {}
+
+    async def timed(system: Any, exs: list[Any]) -> tuple[float, float, int]:
+        t0, calls, completion = time.perf_counter(), 0, 0
+        for ex in exs:
+            res = await system.run(ex.question, "mcq")
+            calls, completion = calls + res.calls, completion + res.usage.completion_tokens
+        return (time.perf_counter() - t0) / calls, completion / calls, calls
+
     with settings.context(cache=None):
         for m in pool.names():
             cot = load_system("cot", pool, model=m, max_tokens=s["eval_max_tokens"])
             await cot.run(sample[0].question, "mcq")  # loads the engine: not timed
-            t0, calls = time.perf_counter(), 0
-            for ex in sample:
-                calls += (await cot.run(ex.question, "mcq")).calls
-            timing.setdefault(m, {})["cot"] = (time.perf_counter() - t0) / calls
-            print(f"{m}: cot {timing[m]['cot']:.1f} s/call", file=sys.stderr, flush=True)
+            timing.setdefault(m, {})["cot"], tokens.setdefault(m, {})["cot"], _ = await timed(cot, sample)
+            print(f"{m}: cot {timing[m]['cot']:.1f} s/call, {tokens[m]['cot']:.0f} completion tokens/call",
+                  file=sys.stderr, flush=True)
         full = load_system("full", pool, model=strongest, max_tokens=s["eval_max_tokens"],
                            roles={"mcq": role_names(s)})
-        t0, calls = time.perf_counter(), 0
-        for ex in sample[:1]:
-            calls += (await full.run(ex.question, "mcq")).calls
-        timing[strongest]["role"] = (time.perf_counter() - t0) / calls
-        print(f"{strongest}: role call in the full graph {timing[strongest]['role']:.1f} s/call ({calls} calls)",
-              file=sys.stderr, flush=True)
-    (out / "timing.json").write_text(json.dumps({"s_per_call": timing, "items": len(sample),
-                                                 "max_tokens": s["eval_max_tokens"]}, indent=2))
+        timing[strongest]["role"], tokens[strongest]["role"], calls = await timed(full, sample[:1])
+        print(f"{strongest}: role call in the full graph {timing[strongest]['role']:.1f} s/call, "
+              f"{tokens[strongest]['role']:.0f} completion tokens/call ({calls} calls)", file=sys.stderr, flush=True)
+    (out / "timing.json").write_text(json.dumps({"s_per_call": timing, "completion_tokens_per_call": tokens,
+                                                 "items": len(sample), "max_tokens": s["eval_max_tokens"]}, indent=2))
 
 
 # ---- the report ----------------------------------------------------------------------------

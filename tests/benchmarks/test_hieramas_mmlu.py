@@ -57,6 +57,18 @@ def test_dry_run_prints_the_estimate_and_runs_nothing(tmp_path, capsys):
     assert not (tmp_path / "out" / "runs").exists() and not (tmp_path / "out" / "ckpt").exists()
 
 
+def test_measure_writes_timing_that_the_estimate_uses(tmp_path, capsys):
+    hm = load_script()
+    (tmp_path / "pool.yaml").write_text(FAKE_POOL)
+    hm.main(["--measure", "2", "--pool", str(tmp_path / "pool.yaml"), "--out", str(tmp_path), "--roles",
+             "Critic,Doctor"])
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert set(timing["s_per_call"]) == {"cheap", "dear"} and set(timing["s_per_call"]["dear"]) == {"cot", "role"}
+    assert timing["completion_tokens_per_call"]["dear"]["cot"] > 0
+    out = capsys.readouterr().out
+    assert "s/call from timing.json" in out and not (tmp_path / "runs").exists()
+
+
 def test_smoke_plan_on_a_scripted_pool_runs_every_stage_then_skips_them(tmp_path, capsys):
     hm = load_script()
     (tmp_path / "pool.yaml").write_text(FAKE_POOL)
