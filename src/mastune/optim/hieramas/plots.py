@@ -30,6 +30,7 @@ def plot_stage1(log: Sequence[dict[str, Any]], path: str | Path, title: str = "H
         a2.plot(its, [r.get("entropy_t1") for r in log], ".-", label="entropy at T=1")
     if log[-1].get("entropy_uniform") is not None:
         a2.axhline(log[-1]["entropy_uniform"], color="grey", linestyle=":", label="ln(options)")
+        a2.set_ylim(0, 1.08 * log[-1]["entropy_uniform"])  # from 0: how far below uniform, at a glance
     a2.set_xlabel("iteration")
     a2.set_ylabel("nats per slot")
     a2.legend()
