@@ -125,7 +125,8 @@ def neuromas(
         what = "single-LLM RL" if single_llm else f"NeuroMAS {list(cfg.layers)}"
         console.print(f"{what}: {len(res.log)} steps, {last.get('episodes', 0)} episodes, last reward "
                       f"{last.get('reward', float('nan')):.3f}, {last.get('episodes_per_hour', 0):.0f} episodes/hour "
-                      f"({kind} sampler{', Ray workers' if runner_kind == 'ray' else ''}); best validation {json.dumps(res.best)} -> {out / 'best.pt'}")
+                      f"({kind} sampler{', Ray workers' if runner_kind == 'ray' else ''}); "
+                      f"best validation {json.dumps(res.best)} -> {out / 'best.pt'}")
     except (MastuneError, ValueError) as e:
         err_console.print(f"[red]error:[/] {escape(redact(str(e)))}")  # an install hint like mastune[ray] is not markup
         raise typer.Exit(1)

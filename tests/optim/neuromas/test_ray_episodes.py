@@ -7,6 +7,7 @@ its worker and remade with the current one; and end to end on SmolLM2-135M throu
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -138,6 +139,7 @@ def test_the_ray_runner_needs_the_engine_sampler(tiny_model, tmp_path):
 
 
 @pytest.mark.engine
+@pytest.mark.slow  # ~70 s on 2 shared cores: the driver dequantises the GGUF, each worker loads an engine
 def test_train_on_two_ray_workers_with_the_engine(ray_cluster, smollm_path, tmp_path):
     out = tmp_path / "n2"
     r = CliRunner().invoke(app, [
@@ -156,3 +158,16 @@ def test_train_on_two_ray_workers_with_the_engine(ray_cluster, smollm_path, tmp_
     assert saved["runner"]["kind"] == "ray" and saved["runner"]["workers"] == 2
     assert sorted(p.name for p in (out / "engine" / "gguf").iterdir()) == ["h1_0.gguf", "out.gguf"]
     assert (out / "best.pt").is_file()
+
+
+def test_the_cli_refuses_ray_flags_without_ray_and_says_how_to_install_it(tmp_path, monkeypatch):
+    backbone = tmp_path / "model.gguf"
+    backbone.write_bytes(b"GGUF")  # never loaded: the runner is checked first
+    base = ["train", "neuromas", "--task", "navigate", "--backbone", str(backbone), "--out", str(tmp_path / "o"),
+            "--train-size", "2", "--val-size", "0"]
+    r = CliRunner().invoke(app, [*base, "--workers", "2"])
+    assert r.exit_code == 1 and "options of --runner ray" in r.output
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    r = CliRunner().invoke(app, [*base, "--runner", "ray"])
+    assert r.exit_code == 1 and "pip install 'mastune[ray]'" in r.output
+    assert not (tmp_path / "o" / "config.json").exists()

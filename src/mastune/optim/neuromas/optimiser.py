@@ -125,6 +125,9 @@ def check_runner(runner: str, kind: str, address: str | None, workers: int | Non
         if kind != "engine":
             raise ConfigError("--runner ray samples on each worker's embedded engine (per-node GGUF adapters): "
                               "give --backbone a pool model name or a .gguf file, with --sampler auto or engine")
+        from ...rollout.ray_runner import require_ray
+
+        require_ray()  # before the learner loads: without Ray, say how to install it now
 
 
 def ray_episodes(cfg: NeuroMASConfig, out: Path, slots: int, *, address: str | None, workers: int | None) -> Any:
