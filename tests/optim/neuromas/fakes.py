@@ -39,9 +39,9 @@ class ScriptedFiles(ScriptedSampler):
     `tag`: every reply ends with the digest of the files it was served with, so a test can see which
     version sampled it."""
 
-    def __init__(self, scripts: dict, tag: bool = False) -> None:
+    def __init__(self, scripts: dict, tag: bool = False, latency_s: float = 0.0) -> None:
         super().__init__(scripts)
-        self.tag, self.served = tag, ""
+        self.tag, self.latency_s, self.served = tag, latency_s, ""
 
     def load(self, files):
         import hashlib
@@ -49,6 +49,9 @@ class ScriptedFiles(ScriptedSampler):
         self.served = hashlib.sha256(b"".join(open(files[n], "rb").read() for n in sorted(files))).hexdigest()[:8]
 
     async def sample(self, node, messages, temperature, max_tokens, seed=None):
+        import asyncio
+
+        await asyncio.sleep(self.latency_s)
         s = await super().sample(node, messages, temperature, max_tokens, seed)
         return Sampled(f"{s.text} [{self.served}]", True, 0, s.completion_tokens) if self.tag else s
 
@@ -56,11 +59,11 @@ class ScriptedFiles(ScriptedSampler):
 class ScriptedOnWorker:
     """The factory each worker calls (pickled by value: tests register this module with cloudpickle)."""
 
-    def __init__(self, scripts: dict, tag: bool = False) -> None:
-        self.scripts, self.tag = scripts, tag
+    def __init__(self, scripts: dict, tag: bool = False, latency_s: float = 0.0) -> None:
+        self.scripts, self.tag, self.latency_s = scripts, tag, latency_s
 
     def __call__(self, work_dir):
-        return ScriptedFiles(self.scripts, self.tag)
+        return ScriptedFiles(self.scripts, self.tag, self.latency_s)
 
 
 def state_export(policy) -> dict:

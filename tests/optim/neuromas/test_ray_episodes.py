@@ -109,6 +109,31 @@ async def test_a_stale_job_is_refused_and_remade_with_the_current_version(worker
             await src.sync(b"x", 0)
 
 
+async def test_a_killed_worker_loses_no_episode(workers_see_the_fakes):
+    import asyncio
+    import os
+    import signal
+
+    network = layered_network((1,))
+    requests = [EpisodeRequest(tf_example(i), 0.7, 8, seed=i) for i in range(8)]
+    with ray_source(make_sampler=ScriptedOnWorker(SCRIPTS, latency_s=0.3), export=lambda w: {"h1_0": w, "out": w}) as src:
+        await src.sync(b"step 0", 0)
+        await src.run(network, requests[:2])  # both workers up, step 0 loaded
+        victim = src.worker_states()[0]["pid"]
+        running = asyncio.ensure_future(src.run(network, requests))
+        await asyncio.sleep(0.4)  # every worker has episodes in flight
+        os.kill(victim, signal.SIGKILL)
+        eps = await running
+        assert src.lost >= 1 and victim not in {s["pid"] for s in src.worker_states()}  # restarted by Ray
+    assert [e.example_id for e in eps] == [r.example.id for r in requests]  # every episode, once, in order
+    local = ScriptedSampler(SCRIPTS)
+    from mastune.optim.neuromas.episode import forward
+
+    for ep, r in zip(eps, requests):  # the seeded samples do not depend on which worker ran them
+        want = await forward(network, local, r.example, temperature=r.temperature, max_tokens=8, seed=r.seed)
+        assert [c.sample.text for c in ep.calls] == [c.sample.text for c in want.calls]
+
+
 def version(step, data, resync=0):
     blobs = {"h1_0": data, "out": data}
     return Adapters(Version(step, resync, digest_of(blobs)), blobs, ".bin")

@@ -13,7 +13,8 @@ The contract:
   their **bytes in the Ray object store** (`ray.put`, once per version). Why not a path on a shared
   folder: a Ray cluster promises no shared filesystem, a file rewritten in place by the next sync
   could be read half-old by a slow worker, and the object store keeps the bytes exactly as long as a
-  job refers to them. Adapters are small (rank 8 on SmolLM2's attention: ~1 MB per node).
+  job refers to them. Adapters are small (rank 8 on SmolLM2-135M's attention: 0.9 M parameters, a
+  few MB per node).
 - Every job carries the version and the reference to its bytes. A worker that has loaded an older
   version (or none) fetches the bytes, checks their digest (a mismatch is an error, never weights it
   did not ask for), writes them to its own folder and points its engine at them
