@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
+
 from ...agents.layered import prompt_fingerprint
 from ...agents.prompts import family
 from ...errors import ConfigError
+from ...llm.threads import budget
 from ...graph.layernet import layered_network, node_ids, parse_layers
 from ...graph.topology import Topology
 from ...io import writer_lock
@@ -193,6 +196,7 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
                 ep.group, ep.reward = q, await score(reward, ex, ep.answer)
             t1 = time.perf_counter()
             adv = advantages(cfg.baseline, eps, ema)
+            torch.set_num_threads(budget().learner_threads())  # re-read: other processes come and go
             node_stats = update(policy, optimizers, eps, adv, grad_clip=cfg.grad_clip, length_norm=cfg.length_norm,
                                 batch_size=cfg.logprob_batch, temperature=cfg.temperature)
             await source.sync(policy, step + 1)
