@@ -211,7 +211,7 @@ class EpisodeWorker:
         return os.getpid()
 
     def state(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "loaded": self.loaded, "loads": self.loads}
+        return {"pid": os.getpid(), "loaded": self.loaded, "loads": self.loads, "running": self._running}
 
     def stale(self, version: Version) -> StaleVersion | None:
         """A refusal when `version` is older than what this worker serves or is about to serve."""
