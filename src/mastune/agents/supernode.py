@@ -15,7 +15,8 @@ from .transcript import node_prompt, transcript_of
 
 
 async def run_agent(rt: Runtime, node: Node, inputs: list[tuple[Node, NodeOutput]]) -> NodeOutput:
-    prompt = node_prompt(node, inputs, node.prompt, question=rt.question, family_name=rt.family, answers=node.answers)
+    prompt = node_prompt(node, inputs, node.prompt, question=rt.question, family_name=rt.family,
+                         answers=node.answers)
     if node.synthesiser is None:
         if len(node.models) != 1:
             raise ConfigError(f"node {node.id!r}: an agent without a synthesiser takes exactly one model, got {node.models}")
