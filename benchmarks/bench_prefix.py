@@ -3,6 +3,8 @@
     MASTUNE_THREADS=1 PYTHONPATH=src python3 benchmarks/bench_prefix.py --items 3
     # the accuracy re-measure (long: hours on 2 cores; resumable, re-run the same command after a kill):
     PYTHONPATH=src python3 benchmarks/bench_prefix.py --model qwen2.5-coder-1.5b --items 50 --systems full
+    # two layouts on the same items, with paired correctness (both / only A / only B / neither):
+    PYTHONPATH=src python3 benchmarks/bench_prefix.py --items 50 --systems full --compare after,transcript
 
 Layouts compared on the same GSM8K test items (seeded split 0, first --items):
     before  the previous prompt files (benchmarks/layouts/*-before.yaml: role text in the
@@ -10,6 +12,10 @@ Layouts compared on the same GSM8K test items (seeded split 0, first --items):
     after   the current prompts (shared task + predecessor outputs first, role last) and
             prefix-aware slot routing (mastune.llm.slots)
     after-noroute  (optional) the current prompts with llama.cpp's own slot choice
+    transcript  the current prompts in the transcript layout (graph systems' prompt_layout:
+            a successor continues a predecessor's conversation, so the slot's cached
+            prompt AND generated reply are reused; agents/transcript.py) + routing.
+            collab has no prompt_layout: its transcript rows are its `after` setup.
 Systems: full, hieramas-fixed (its mixed 0.5B + 135M pool unless --model puts every slot on
 one model) and collab, greedy except where a system samples (hieramas proposers).
 Each (layout, system) runs in its own process, so no engine cache survives from one to the
@@ -30,8 +36,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# layout -> (folder of the previous prompt files or None for the current ones, prefix-aware slot routing)
-LAYOUTS = {"before": (HERE / "layouts", False), "after": (None, True), "after-noroute": (None, False)}
+# layout -> (folder of the previous prompt files or None for the current ones, prefix-aware slot routing,
+#            graph systems' prompt_layout)
+LAYOUTS = {"before": (HERE / "layouts", False, "text"), "after": (None, True, "text"),
+           "after-noroute": (None, False, "text"), "transcript": (None, True, "transcript")}
 SYSTEMS = ("full", "hieramas-fixed", "collab")
 POOL_MODELS = ("qwen2.5-coder-0.5b", "smollm2-135m", "qwen2.5-coder-1.5b")
 
@@ -50,7 +58,7 @@ def use_layout(layout: str) -> None:
         fn.cache_clear()
 
 
-def build(system: str, model: str, route: bool, max_tokens: int):
+def build(system: str, model: str, route: bool, max_tokens: int, prompt_layout: str = "text"):
     from mastune.llm.pool import Pool
     from mastune.systems import build_system, resolve_spec
 
@@ -59,7 +67,10 @@ def build(system: str, model: str, route: bool, max_tokens: int):
     pool = Pool.from_dict({"models": entries, "default": model})
     # hieramas-fixed keeps its mixed assignments on the 0.5B default; any other model fills every slot
     single = None if (system == "hieramas-fixed" and model == "qwen2.5-coder-0.5b") else model
-    return build_system(resolve_spec(system, model=single, options={"max_tokens": max_tokens}), pool)
+    options: dict = {"max_tokens": max_tokens}
+    if prompt_layout != "text" and system != "collab":  # collab is not a graph system: no prompt_layout
+        options["prompt_layout"] = prompt_layout
+    return build_system(resolve_spec(system, model=single, options=options), pool)
 
 
 async def worker(args: argparse.Namespace) -> None:
@@ -72,7 +83,8 @@ async def worker(args: argparse.Namespace) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {json.loads(x)["id"] for x in out.read_text().splitlines()} if out.exists() else set()
     examples = get_task("gsm8k", split="test", seed=0, limit=args.items).examples
-    solver = build(args.system, args.model, LAYOUTS[args.layout][1], args.max_tokens)
+    _, route, prompt_layout = LAYOUTS[args.layout]
+    solver = build(args.system, args.model, route, args.max_tokens, prompt_layout)
     for ex in examples:
         if ex.id in done:
             continue
@@ -114,10 +126,38 @@ def table(out: Path, systems: list[str], model: str) -> str:
             reused = sum(r["prompt_cached"] for r in recs) / max(1, sum(r["prompt_tokens"] for r in recs))
             rows.append(f"| {system} | {layout} | {n} | {mean('prompt_tokens'):.0f} | {mean('prompt_evaluated'):.0f} "
                         f"| {reused:.0%} | {mean('wall_s'):.1f} | {sum(r['correct'] for r in recs)}/{n} |")
-        for layout in ("after", "after-noroute"):
-            if evaluated.get("before") and layout in evaluated:
-                rows.append(f"| {system} | {layout} vs before | | | {evaluated[layout] / evaluated['before'] - 1:+.0%} "
-                            "| | | |")
+        # every layout vs before; transcript also vs after (the text layout it replaces)
+        pairs = [(x, "before") for x in LAYOUTS if x != "before"] + [("transcript", "after")]
+        for layout, base in pairs:
+            if evaluated.get(base) and layout in evaluated:
+                rows.append(f"| {system} | {layout} vs {base} | | | "
+                            f"{evaluated[layout] / evaluated[base] - 1:+.0%} | | | |")
+    return "\n".join(rows)
+
+
+def records(out: Path, layout: str, system: str, model: str) -> dict[str, dict]:
+    f = out / layout / f"{system}.jsonl"
+    recs = [json.loads(x) for x in f.read_text().splitlines()] if f.exists() else []
+    return {r["id"]: r for r in recs if r["model"] == model}
+
+
+def paired(out: Path, systems: list[str], model: str, a: str, b: str) -> str:
+    """Layout A vs B on the items both have: evaluated tokens/item and paired correctness."""
+    rows = [f"| system | items | evaluated tok/item {a} | {b} | change | correct {a} | {b} "
+            f"| both | only {a} | only {b} | neither |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for system in systems:
+        ra, rb = records(out, a, system, model), records(out, b, system, model)
+        ids = [i for i in ra if i in rb]
+        if not ids:
+            continue
+        n = len(ids)
+        ea, eb = (sum(r[i]["prompt_evaluated"] for i in ids) / n for r in (ra, rb))
+        ca, cb = ([r[i]["correct"] for i in ids] for r in (ra, rb))
+        both = sum(x and y for x, y in zip(ca, cb))
+        only_a = sum(x and not y for x, y in zip(ca, cb))
+        only_b = sum(y and not x for x, y in zip(ca, cb))
+        rows.append(f"| {system} | {n} | {ea:.0f} | {eb:.0f} | {eb / max(ea, 1e-9) - 1:+.0%} | {sum(ca)}/{n} "
+                    f"| {sum(cb)}/{n} | {both} | {only_a} | {only_b} | {n - both - only_a - only_b} |")
     return "\n".join(rows)
 
 
@@ -127,6 +167,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=3)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--layouts", default="before,after")
+    ap.add_argument("--compare", metavar="A,B", help="run layouts A and B and print paired correctness (A vs B)")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--out", default=str(HERE / "results" / "prefix"))
     ap.add_argument("--layout", help=argparse.SUPPRESS)  # worker mode: one (layout, system)
@@ -136,10 +177,14 @@ def main() -> None:
         asyncio.run(worker(args))
         return
     systems = [s for s in args.systems.split(",") if s]
+    compare = [x for x in (args.compare or "").split(",") if x]
+    if args.compare is not None and len(compare) != 2:
+        sys.exit(f"--compare takes two layouts A,B; got {args.compare!r}")
+    layouts = compare or [x for x in args.layouts.split(",") if x]
     for system in systems:
         if system not in SYSTEMS:
             sys.exit(f"unknown system {system!r}; use some of {','.join(SYSTEMS)}")
-        for layout in args.layouts.split(","):
+        for layout in layouts:
             if layout not in LAYOUTS:
                 sys.exit(f"unknown layout {layout!r}; use some of {','.join(LAYOUTS)}")
             cmd = [sys.executable, __file__, "--layout", layout, "--system", system, "--model", args.model,
@@ -148,6 +193,9 @@ def main() -> None:
     print(f"\nGSM8K test items (split seed 0), model {args.model}, max_tokens {args.max_tokens}, "
           f"MASTUNE_THREADS={os.environ.get('MASTUNE_THREADS', 'all')}")
     print(table(run_dir(args), systems, args.model))
+    if compare:
+        print(f"\nPaired, {compare[0]} vs {compare[1]} (items both layouts finished):")
+        print(paired(run_dir(args), systems, args.model, *compare))
 
 
 if __name__ == "__main__":
