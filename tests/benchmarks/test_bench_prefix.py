@@ -80,11 +80,13 @@ def test_paired_counts_compare_the_same_items(tmp_path):
         (tmp_path / layout).mkdir()
         (tmp_path / layout / "full.jsonl").write_text("".join(
             json.dumps({"id": f"q{i}", "model": "m", "prompt_tokens": 1000, "prompt_evaluated": e,
-                        "prompt_cached": 1000 - e, "wall_s": 1.0, "correct": c}) + "\n"
+                        "prompt_cached": 1000 - e, "wall_s": 2.0 if layout == "after" else 1.0, "correct": c,
+                        "answer": str(i if c else -1)}) + "\n"
             for i, (e, c) in enumerate(recs)))
     out = mod.paired(tmp_path, ["full"], "m", "after", "transcript")
     # items q0-q2: evaluated 800 vs 200; correct 1/3 vs 2/3; both 1, only after 0, only transcript 1, neither 1
-    assert "| full | 3 | 800 | 200 | -75% | 1/3 | 2/3 | 1 | 0 | 1 | 1 |" in out
+    # s/item 2.0 vs 1.0; same extracted answer on q0 (both right) and q2 (both wrong): 2 of 3
+    assert "| full | 3 | 800 | 200 | -75% | 2.0 | 1.0 | 1/3 | 2/3 | 1 | 0 | 1 | 1 | 2/3 |" in out
     assert "| full | transcript vs after | | | -75% |" not in out  # that row is the table's, over all items
     table = mod.table(tmp_path, ["full"], "m")
-    assert "| full | transcript vs after | | | -73% |" in table  # 200 vs 750 per item over all recorded
+    assert "| full | transcript vs after | | | -73% | | 2.00x faster | |" in table  # 200 vs 750 per item
