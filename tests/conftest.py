@@ -35,6 +35,19 @@ def call_cache(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for every Ray test of the session (2 CPUs, usage stats off); its address."""
+    import os
+
+    ray = pytest.importorskip("ray")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def smollm_path():
     from mastune.models.pull import pull
 

@@ -60,14 +60,16 @@ def test_budget_splits_over_processes_and_engines(tmp_path, monkeypatch):
     try:
         a = b.allocate()
         assert (a.threads, a.processes, a.engines, a.source) == (1, 2, 2, "budget")
+        assert b.learner_threads() == 2  # the learner runs while this process's engines idle: its whole share
     finally:
         other.kill()
         other.wait()
     b.remove(2)
-    assert b.allocate().threads == 4
+    assert b.allocate().threads == 4 and b.learner_threads() == 4
     assert b.allocate(fixed=3).threads == 3  # a pool entry's n_threads
     monkeypatch.setenv("MASTUNE_THREADS", "1")
     assert b.allocate(fixed=3) == threads.Allocation(1, "MASTUNE_THREADS")
+    assert b.learner_threads() == 1
     b.remove(1)
     assert not b.registry.registered  # no engines left: this process stops counting
     monkeypatch.setenv("MASTUNE_THREADS", "two")

@@ -1,6 +1,6 @@
 """The Ray runner on one local Ray cluster shared by these tests (num_cpus=2, usage stats off).
 
-Scripted `backend: fake` pools travel to the workers as config; the same eval
+The cluster is the session fixture `ray_cluster` (tests/conftest.py). Scripted `backend: fake` pools travel to the workers as config; the same eval
 through the local and the Ray runner gives the same records; a worker killed
 by its pid mid-run loses nothing and duplicates nothing; a killed driver
 resumes. Without Ray, `--runner ray` says how to install it.
@@ -28,16 +28,6 @@ from mastune.systems import resolve_spec
 from mastune.tasks.base import Example
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-@pytest.fixture(scope="session")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
 
 
 def fake_pool(latency_s: float = 0.0, n: int = 8) -> dict:
@@ -78,6 +68,10 @@ async def test_ray_eval_gives_the_local_runners_records(ray_cluster, tmp_path):
         remote = await run_eval(tmp_path, "ray", runner, pool, 8)
         assert len(set(runner.worker_pids())) == 2 and os.getpid() not in runner.worker_pids()
     assert remote == local
+    ray_meta = json.loads((tmp_path / "ray" / "meta.json").read_text())
+    assert ray_meta["runner"] == {"kind": "ray", "workers": 2, "address": None, "concurrency": 2, "threads": 1}
+    assert json.loads((tmp_path / "local" / "meta.json").read_text())["runner"] == {
+        "kind": "local", "workers": 1, "concurrency": 4}
     assert [r["status"] for r in remote].count("error") == 1 and "engine exploded" in remote[5]["error"]
     assert {r["id"] for r in remote if r.get("correct")} == {"t/0", "t/2", "t/4", "t/6"}
 
@@ -248,6 +242,11 @@ def test_traces_generate_on_ray_keeps_what_the_local_runner_keeps(ray_cluster, t
         kept[kind] = {i: (v["filters"], v["grade"], [c["output"] for c in v["trace"]["calls"]])
                       for i, v in latest.items()}
     assert kept["ray"] == kept["local"]
+    for kind, workers in (("local", 1), ("ray", 2)):  # traces/meta.json says how they were produced
+        meta = json.loads((tmp_path / kind / "meta.json").read_text())
+        assert meta["runner"]["kind"] == kind and meta["runner"]["workers"] == workers
+        assert meta["runners"] == [meta["runner"]]
+    assert meta["runner"]["address"] == ray_cluster
     assert [i for i, (f, _, _) in kept["ray"].items() if not f["kept"]] == ["gsm8k/3"]
 
 
@@ -295,9 +294,13 @@ async def test_hieramas_training_on_ray_follows_the_local_trajectory(ray_cluster
     strip = lambda log: [{k: v for k, v in r.items() if k not in clocks} for r in log]  # noqa: E731
     assert strip(remote.log) == strip(local.log) and len(remote.log) == 3
     assert remote.best == local.best and remote.best["n"] == 2
+    saved = {k: json.loads((tmp_path / k / "config.json").read_text()) for k in ("local", "ray")}
+    assert saved["local"]["runner"]["kind"] == "local" and saved["ray"]["runner"]["kind"] == "ray"
+    assert saved["ray"]["runner"]["workers"] == 2 and saved["ray"]["runners"] == [saved["ray"]["runner"]]
 
 
-@pytest.mark.parametrize("command", [["eval"], ["traces", "generate"], ["train", "hieramas"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["eval"], ["traces", "generate"], ["train", "hieramas"], ["train", "neuromas"]],
+                         ids=" ".join)
 def test_each_rollout_command_offers_the_runner_flags(command):
     r = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output

@@ -5,8 +5,8 @@ from collections import Counter
 
 from ..graph.topology import Node
 from .answers import answer_key, extract_answer, majority, unanimous
-from .prompts import messages
 from .runtime import NodeOutput, Runtime, gen_params
+from .transcript import node_prompt
 
 
 async def run_decision(rt: Runtime, node: Node, inputs: list[tuple[Node, NodeOutput]]) -> NodeOutput:
@@ -18,8 +18,7 @@ async def run_decision(rt: Runtime, node: Node, inputs: list[tuple[Node, NodeOut
     answers = [out.answer for _, out in inputs]
     if node.params.get("consensus", True) and unanimous(answers, rt.family):
         return NodeOutput(inputs[0][1].text, answers[0], note="consensus")
-    ctx = [(pred.label, out.text) for pred, out in inputs]
-    prompt = messages(node.prompt, question=rt.question, family_name=rt.family, role=node.role, inputs=ctx)
+    prompt = node_prompt(node, inputs, node.prompt, question=rt.question, family_name=rt.family)
     max_tokens, temperature = gen_params(node.params)
     text = await rt.call(node.id, "decision", node.models[0], prompt, max_tokens=max_tokens, temperature=temperature)
     return NodeOutput(text, extract_answer(text, rt.family))

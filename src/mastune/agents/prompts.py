@@ -95,8 +95,13 @@ def messages(
     inputs: Sequence[tuple[str, str]] = (),
     proposals: Sequence[str] = (),
     answers: bool = True,
+    transcript: Sequence[Message] = (),
 ) -> list[Message]:
-    """Build the chat messages of one call from a template key."""
+    """Build the chat messages of one call from a template key.
+
+    `transcript` (the transcript layout, see prompts.yaml): the conversation this
+    call continues, a predecessor's messages + its reply; the call then adds one
+    user message, the template's `user` part without the `task` opening."""
     templates = _data()["templates"]
     if template not in templates:
         raise ConfigError(f"unknown prompt template {template!r}; templates: {template_names()}")
@@ -117,8 +122,11 @@ def messages(
         "role_line": f"You are the {role or 'assistant'}. {description}".strip(),
     }
     t = templates[template]
+    user = t["user"].format_map(fields)
+    if transcript:
+        return [dict(m) for m in transcript] + [{"role": "user", "content": user}]
     out: list[Message] = []
     if t.get("system"):
         out.append({"role": "system", "content": t["system"].format_map(fields).strip()})
-    out.append({"role": "user", "content": t["user"].format_map(fields)})
+    out.append({"role": "user", "content": t.get("task", "").format_map(fields) + user})
     return out

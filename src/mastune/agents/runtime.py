@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..llm.lm import LM
 from ..llm.types import Message
 from .trace import CallRecord, Trace
+from .transcript import Transcript
 
 T = TypeVar("T")
 
@@ -110,6 +111,7 @@ class NodeOutput:
     text: str
     answer: str | None = None  # extracted answer; None for roles that do not answer
     note: str = ""
+    transcript: Transcript | None = None  # the conversation a successor continues (transcript layout)
 
 
 def gen_params(params: dict[str, Any], prefix: str = "") -> tuple[int, float]:

@@ -10,14 +10,13 @@ import dataclasses
 from ..errors import ConfigError
 from ..graph.topology import SKIP, Node, Topology
 from .answers import extract_answer
-from .prompts import messages
 from .runtime import NodeOutput, Runtime, gather_all, gen_params
+from .transcript import node_prompt, transcript_of
 
 
 async def run_agent(rt: Runtime, node: Node, inputs: list[tuple[Node, NodeOutput]]) -> NodeOutput:
-    ctx = [(pred.label, out.text) for pred, out in inputs]
-    prompt = messages(node.prompt, question=rt.question, family_name=rt.family, role=node.role, inputs=ctx,
-                      answers=node.answers)
+    prompt = node_prompt(node, inputs, node.prompt, question=rt.question, family_name=rt.family,
+                         answers=node.answers)
     if node.synthesiser is None:
         if len(node.models) != 1:
             raise ConfigError(f"node {node.id!r}: an agent without a synthesiser takes exactly one model, got {node.models}")
@@ -29,12 +28,15 @@ async def run_agent(rt: Runtime, node: Node, inputs: list[tuple[Node, NodeOutput
             rt.call(node.id, f"proposer {i}", m, prompt, max_tokens=max_tokens, temperature=temperature)
             for i, m in enumerate(node.models)
         )
-        synth = messages(node.params.get("synth_prompt", "synthesise"), question=rt.question, family_name=rt.family,
-                         role=node.role, inputs=ctx, proposals=proposals, answers=node.answers)
+        synth = node_prompt(node, inputs, node.params.get("synth_prompt", "synthesise"), question=rt.question,
+                            family_name=rt.family, proposals=proposals, answers=node.answers)
         max_tokens, temperature = gen_params(node.params)
         text = await rt.call(node.id, "synthesiser", node.synthesiser, synth, max_tokens=max_tokens,
                              temperature=temperature)
-    return NodeOutput(text, extract_answer(text, rt.family) if node.answers else None)
+    # A successor continues the role's own prompt answered by the node's final text (for a supernode
+    # the synthesis, not the drafts: successors see what the text layout shows them, nothing more).
+    return NodeOutput(text, extract_answer(text, rt.family) if node.answers else None,
+                      transcript=transcript_of(node, inputs, prompt, text))
 
 
 def resolve_skips(topology: Topology) -> tuple[Topology, list[str]]:

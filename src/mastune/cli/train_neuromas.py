@@ -2,12 +2,15 @@
 
     mastune train neuromas --task navigate --backbone smollm2-135m --layers 1,1 --out ckpt/n3
         [--grow-from ckpt/n3-small] [--episodes N | --steps S] [--rank R] [--lr LR] [--single-llm]
+        [--runner ray [--ray-address ADDR] [--workers N]]
 
 --backbone: a pool model name (its GGUF, pulled if needed: rollouts then run on the
 embedded engine with per-node GGUF adapters), a .gguf file, or an HF folder
 (transformers sampling only). --layers 1,1 = NeuroMAS-3, 2,2 = NeuroMAS-5, 2,2,2 =
 NeuroMAS-7. --single-llm trains the single-LLM-RL baseline instead: one node whose one
 adapter has as many trainable parameters as the --layers network (rank x calls).
+--runner ray samples the episodes on Ray workers (each with its own engine; --concurrency
+is then the episodes in flight per worker); the learner stays in this process.
 Re-running the same command resumes a killed run; other settings in the same --out
 folder are refused.
 """
@@ -22,7 +25,11 @@ from typing import Any, Optional
 import typer
 
 from ..errors import ConfigError, MastuneError
+from rich.markup import escape
+
+from ..redact import redact
 from .common import cli_settings, console, err_console
+from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 
 def neuromas_config(*, task: str, backbone: str, layers: str, grow_from: Optional[str], episodes: Optional[int],
@@ -86,6 +93,9 @@ def neuromas(
                                     "rank x calls so its parameters match the --layers network's"),
     print_config: bool = typer.Option(False, "--print-config", help="print the resolved config as JSON and stop"),
     verbose: bool = typer.Option(False, "--verbose", help="show llama.cpp logs"),
+    runner_kind: str = RUNNER,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Train a NeuroMAS network (or the single-LLM-RL baseline) with REINFORCE on a task's train split."""
     try:
@@ -106,7 +116,8 @@ def neuromas(
         from ..optim.neuromas import load_splits
 
         train, valid = load_splits(cfg)
-        opt = get_optimiser("neuromas")(cfg, sampler=kind)
+        opt = get_optimiser("neuromas")(cfg, sampler=kind, runner=runner_kind, ray_address=ray_address,
+                                        workers=workers)
         with cli_settings(cache=False, verbose=verbose):
             asyncio.run(opt.compile(student_spec(), {}, train, valid, out))
         res = opt.result
@@ -114,7 +125,8 @@ def neuromas(
         what = "single-LLM RL" if single_llm else f"NeuroMAS {list(cfg.layers)}"
         console.print(f"{what}: {len(res.log)} steps, {last.get('episodes', 0)} episodes, last reward "
                       f"{last.get('reward', float('nan')):.3f}, {last.get('episodes_per_hour', 0):.0f} episodes/hour "
-                      f"({kind} sampler); best validation {json.dumps(res.best)} -> {out / 'best.pt'}")
+                      f"({kind} sampler{', Ray workers' if runner_kind == 'ray' else ''}); "
+                      f"best validation {json.dumps(res.best)} -> {out / 'best.pt'}")
     except (MastuneError, ValueError) as e:
-        err_console.print(f"[red]error:[/] {e}")
+        err_console.print(f"[red]error:[/] {escape(redact(str(e)))}")  # an install hint like mastune[ray] is not markup
         raise typer.Exit(1)

@@ -1,7 +1,8 @@
 """The resumable evaluation loop: rollouts from a runner, streamed into results.jsonl.
 
     results.jsonl  one record per finished item (append-only, streamed)
-    meta.json      config, seed, split manifest, model hashes, git commit, trained weights (digests)
+    meta.json      config, seed, split manifest, model hashes, git commit, trained weights (digests),
+                   runner (local | ray, workers, redacted address) and every runner the folder was resumed with
 
 Running the same command again skips finished items and redoes errored ones;
 a changed config in the same folder is refused rather than mixed in, and so
@@ -20,6 +21,7 @@ from ..io import writer_lock
 from ..jsonl import ResultsFile, item_sha
 from ..redact import redact
 from ..rollout import Job, LocalRunner, Rollout, Runner
+from ..rollout.record import note_runner, write_json
 from ..tasks.base import Example
 from .meta import prompts_fingerprint, run_metadata
 
@@ -161,9 +163,15 @@ async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], o
     results = ResultsFile(out / "results.jsonl")
     done = {i: r for i, r in results.latest().items() if r.get("status") == "ok"}
     _check_items(out, examples, done)
-    if not (out / "meta.json").exists():
-        meta = {**run_metadata(asdict(cfg), pool, split_manifest or {}), "solver": fingerprint}
-        (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    meta_path = out / "meta.json"
+    if not meta_path.exists():
+        write_json(meta_path, note_runner({**run_metadata(asdict(cfg), pool, split_manifest or {}),
+                                           "solver": fingerprint}, runner))
+    else:  # a resume: the rest of meta.json stays as first written; the runner joins its history
+        meta = json.loads(meta_path.read_text())
+        noted = note_runner(meta, runner)
+        if noted != meta:
+            write_json(meta_path, noted)
 
     summary = EvalSummary()
     for ex in examples:

@@ -22,7 +22,7 @@ from ..errors import ConfigError, ContextOverflow, LLMError, ModelUnavailable
 from . import threads as thread_budget
 from .lm import LM, RawCompletion
 from .lora import Adapter, AdapterSet
-from .slots import SlotRouter, prompt_key
+from .slots import SlotRouter, held_key, prompt_key
 from .types import Completion, Message, Price
 
 # Engine-level speculative decoding (llama.cpp disables per-request speculative
@@ -132,7 +132,7 @@ class Engine:
         held = ""
         try:
             resp = self.server.handle_chat_completions({**request, "id_slot": slot, "cache_prompt": True})
-            held = "" if "error" in resp else key
+            held = "" if "error" in resp else held_key(key, reply_text(resp))
             return resp
         finally:
             self.router.release(slot, held)
@@ -328,6 +328,12 @@ class EmbeddedLM(LM):
         except Exception as e:
             raise LLMError(f"llama.cpp failed on model {self.name!r}: {e}") from e
         return parse_response(resp, self.name, self.ctx_per_slot)
+
+
+def reply_text(resp: dict[str, Any]) -> str:
+    """The generated text of a chat response ("" when it has none)."""
+    choices = resp.get("choices") or [{}]
+    return (choices[0].get("message") or {}).get("content") or ""
 
 
 def parse_response(resp: dict[str, Any], name: str, ctx_per_slot: int) -> RawCompletion:

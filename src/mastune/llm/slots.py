@@ -7,6 +7,12 @@ most of their prefill into a cache hit. The router works on the messages' text
 (the chat template keeps message order, so a shared text prefix is a shared
 token prefix up to the last few tokens) and only picks among idle slots: a busy
 slot would queue the request and serialise calls that could run in parallel.
+
+A slot holds the prompt *and* the reply it generated (llama.cpp keeps sampled
+tokens in the slot's cache), so the held key is `held_key(prompt, reply)`: a
+later call whose messages continue that conversation (the prompt, then the
+reply as an assistant message: agents/prompts.yaml's transcript layout) finds
+the reply's tokens cached too instead of evaluating them as prompt.
 """
 from __future__ import annotations
 
@@ -23,6 +29,11 @@ MIN_SHARED_CHARS = 200
 def prompt_key(messages: Sequence[dict[str, Any]]) -> str:
     """The request's messages as one string, in the order the chat template lays them out."""
     return "".join(f"\x00{m.get('role', '')}\x01{m.get('content', '')}" for m in messages)
+
+
+def held_key(key: str, reply: str) -> str:
+    """What a slot holds after answering `key` with `reply`: the prompt, then the reply as an assistant turn."""
+    return key + prompt_key([{"role": "assistant", "content": reply}])
 
 
 def common_prefix_len(a: str, b: str) -> int:
@@ -58,7 +69,7 @@ class SlotRouter:
             return best
 
     def release(self, slot: int, key: str) -> None:
-        """The slot now holds `key`'s prompt ("" after a failed call: its cache content is unknown)."""
+        """The slot now holds `key` (a prompt + its reply, `held_key`; "" after a failed call: content unknown)."""
         with self._lock:
             self._held[slot] = key
             self._busy[slot] = False

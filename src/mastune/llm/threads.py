@@ -188,6 +188,14 @@ class ThreadBudget:
         return Allocation(split(self.cores, procs, engines), "budget", self.cores, procs, engines)
 
 
+    def learner_threads(self) -> int:
+        """Threads for a torch learner in this process (NeuroMAS, SFT). It runs between sampling
+        rounds, while the engines idle, so it takes the process's whole share of the cores; torch's
+        own default (every core) collapses like an engine does when other processes compute."""
+        env = env_threads()
+        return env if env else split(self.cores, self.processes(), 1)
+
+
 _budget: ThreadBudget | None = None
 _budget_lock = threading.Lock()
 

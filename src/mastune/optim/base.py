@@ -14,12 +14,11 @@ register themselves; `mastune train METHOD` lists the registered ones.
 from __future__ import annotations
 
 import abc
-import importlib
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence, TypeVar
+from typing import Any, ClassVar, Sequence
 
 from ..agents.runtime import PoolLike
-from ..errors import ConfigError
+from ..lazy_registry import LazyRegistry
 from ..systems.spec import SystemSpec
 
 
@@ -51,33 +50,11 @@ class Optimiser(abc.ABC):
         """Optimise `student` and write the artifact folder `out` (re-running resumes); return it."""
 
 
-_OPTIMISERS: dict[str, type[Optimiser]] = {}
-_LAZY: dict[str, str] = {}  # name -> module that registers it (torch / transformers are heavy imports)
-O = TypeVar("O", bound=type)
-
-
-def register_optimiser(name: str) -> Callable[[O], O]:
-    def deco(cls: O) -> O:
-        cls.name = name  # type: ignore[attr-defined]
-        _OPTIMISERS[name] = cls  # type: ignore[assignment]
-        return cls
-
-    return deco
-
-
-def register_lazy_optimiser(name: str, module: str) -> None:
-    if name not in _OPTIMISERS:
-        _LAZY[name] = module
-
-
-def optimisers() -> list[str]:
-    return sorted({*_OPTIMISERS, *_LAZY})
+_OPTIMISERS: LazyRegistry[type[Optimiser]] = LazyRegistry("optimiser", "name")
+register_optimiser = _OPTIMISERS.register
+register_lazy_optimiser = _OPTIMISERS.register_lazy  # torch / transformers are heavy imports
+optimisers = _OPTIMISERS.names
 
 
 def get_optimiser(name: str) -> type[Optimiser]:
-    if name not in _OPTIMISERS and name in _LAZY:
-        importlib.import_module(_LAZY[name])
-    try:
-        return _OPTIMISERS[name]
-    except KeyError:
-        raise ConfigError(f"unknown optimiser {name!r}; optimisers: {', '.join(optimisers())}") from None
+    return _OPTIMISERS.get(name)

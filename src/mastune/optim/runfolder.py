@@ -58,6 +58,16 @@ class RunFolder:
         payload.setdefault("git_commits", self.commits(git_commit()))
         self.config_path.write_text(json.dumps(payload, indent=2, default=str))
 
+    def note_runner(self, runner: Any) -> None:
+        """Record in config.json the runner this session's episodes run on (rollout.record)."""
+        from ..rollout.record import note_runner, write_json
+
+        saved = self.saved()
+        if saved:
+            noted = note_runner(saved, runner)
+            if noted != saved:
+                write_json(self.config_path, noted)
+
     # ---- logs and state ----------------------------------------------------------
     def log(self, name: str) -> JsonlFile:
         """A JSONL log under the folder (e.g. "stage1/log.jsonl")."""

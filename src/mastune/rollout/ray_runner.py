@@ -277,6 +277,12 @@ class RayRunner(RunnerBase):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def describe(self) -> dict[str, Any]:
+        """For a run's meta.json (the address redacted there by rollout.record.runner_info)."""
+        self.start()  # the worker count is known once started (default: one per cluster CPU)
+        return {"kind": "ray", "workers": self.workers, "address": self.address, "concurrency": self.concurrency,
+                "threads": self.threads}
+
     def worker_pids(self) -> list[int]:
         self.start()
         return self._ray.get([a.pid.remote() for a in self._actors])

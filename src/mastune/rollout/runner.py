@@ -98,6 +98,10 @@ class LocalRunner(RunnerBase):
                 self._systems.popitem(last=False)
         return self._systems[key]
 
+    def describe(self) -> dict[str, Any]:
+        """For a run's meta.json: this process, `concurrency` jobs at once."""
+        return {"kind": "local", "workers": 1, "concurrency": self.concurrency}
+
     def _pool(self, spec: SystemSpec) -> Any:
         if self.pool is not None:
             return self.pool

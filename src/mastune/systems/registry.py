@@ -15,11 +15,10 @@ that module before building.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Protocol
 
 from ..agents.runtime import PoolLike
-from ..errors import ConfigError
+from ..lazy_registry import LazyRegistry
 from .spec import SystemSpec
 
 DEFAULT_KIND = "graph"
@@ -37,38 +36,14 @@ class Kind(Protocol):
     def from_spec(cls, spec: SystemSpec, pool: PoolLike) -> Any: ...
 
 
-_KINDS: dict[str, Kind] = {}
-_LAZY: dict[str, str] = {}  # kind -> module that registers it on import (heavy kinds: torch, ...)
-K = TypeVar("K")
-
-
-def register_kind(name: str) -> Callable[[K], K]:
-    def deco(cls: K) -> K:
-        cls.kind = name  # type: ignore[attr-defined]
-        _KINDS[name] = cls  # type: ignore[assignment]
-        return cls
-
-    return deco
-
-
-def register_lazy(name: str, module: str) -> None:
-    """Name a kind whose module is imported only when the kind is used (its import is heavy)."""
-    if name not in _KINDS:
-        _LAZY[name] = module
-
-
-def kinds() -> list[str]:
-    return sorted({*_KINDS, *_LAZY})
+_KINDS: LazyRegistry[Kind] = LazyRegistry("system kind", "kind")
+register_kind = _KINDS.register
+register_lazy = _KINDS.register_lazy  # heavy kinds (torch, ...): imported when used
+kinds = _KINDS.names
 
 
 def get_kind(name: str, provider: str | None = None) -> Kind:
-    module = provider or _LAZY.get(name)
-    if name not in _KINDS and module:
-        importlib.import_module(module)
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise ConfigError(f"unknown system kind {name!r}; kinds: {', '.join(kinds())}") from None
+    return _KINDS.get(name, provider)
 
 
 def resolve_spec(system: str, *, model: str | None = None, config: str | None = None,

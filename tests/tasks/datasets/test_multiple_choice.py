@@ -3,6 +3,7 @@ from collections import Counter
 
 import pytest
 
+from mastune.errors import ConfigError
 from mastune.tasks.datasets import data_dir_candidates, load_task, normalize_error_type
 
 needs_shared = pytest.mark.skipif(not data_dir_candidates(), reason="shared benchmark data not found")
@@ -25,6 +26,21 @@ def test_mmlu_questions_letters_and_error_types(loaded):
 def test_mmlu_drop_flawed_and_subjects():
     assert len(load_task("mmlu-redux", drop_flawed=True)) == 5330
     assert len(load_task("mmlu-redux", subjects=["anatomy", "virology"])) == 200
+
+
+@needs_shared
+def test_subjects_selected_in_the_task_name():
+    named = load_task("mmlu-redux:anatomy, virology", split="test")
+    assert named == load_task("mmlu-redux", subjects=["anatomy", "virology"], split="test")
+    assert {e.meta["subject"] for e in named} == {"anatomy", "virology"}
+    with pytest.raises(ConfigError, match="no subject"):
+        load_task("mmlu-redux:anatomy,not_a_subject")
+    with pytest.raises(ConfigError, match="name at least one"):
+        load_task("mmlu-redux:")
+    with pytest.raises(ConfigError, match="not both"):
+        load_task("mmlu-redux:anatomy", subjects=["virology"])
+    with pytest.raises(ConfigError, match="no subjects to select"):
+        load_task("gsm8k:anatomy")
 
 
 @needs_shared

@@ -1,7 +1,7 @@
 """Stage 1 (the LLM selector, REINFORCE) and stage 2 (the graph classifier).
 
 Layout of a run directory:
-    config.json            the TrainConfig, pool models, git commit
+    config.json            the TrainConfig, pool models, git commits, runners (local | ray, workers)
     selector.pt            best-on-validation selector (versioned checkpoint)
     classifier.pt          graph classifier (versioned checkpoint)
     stage1/log.jsonl       one line per iteration: reward, accuracy, cost, entropy, validation
@@ -25,6 +25,7 @@ from ...agents.runtime import PoolLike
 from ...graph.generators import random_dag_pool
 from ...graph.topology import SKIP
 from ...rollout import LocalRunner
+from ...rollout.record import runner_fields
 from ...tasks.base import Example
 from ..progress import progress_bar
 from ..runfolder import RunFolder, git_commit
@@ -168,10 +169,11 @@ async def _stage1(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], va
     setup = Setup.make(cfg, pool, embedder)
     setup.check_same_run(out)
     run = RunFolder(out)
-    cfg.save(out, pool_models=list(setup.pool_info.names), git_commits=run.commits(git_commit()),
-             cost_ref=setup.cost_ref, embedding_model=setup.embedder.name)
-    log_file, state_name = run.log("stage1/log.jsonl"), "stage1/state.pt"
     runner = runner or LocalRunner(pool, cfg.concurrency)
+    cfg.save(out, pool_models=list(setup.pool_info.names), git_commits=run.commits(git_commit()),
+             cost_ref=setup.cost_ref, embedding_model=setup.embedder.name,
+             **runner_fields(run.saved(), runner))
+    log_file, state_name = run.log("stage1/log.jsonl"), "stage1/state.pt"
 
     selector = setup.new_selector()
     opt = torch.optim.Adam(selector.parameters(), lr=cfg.lr)
@@ -290,8 +292,10 @@ async def _stage2(cfg: TrainConfig, pool: PoolLike, train: Sequence[Example], ou
     policy = Policy(selector, setup.embedder, setup.pool_info, setup.roles)
     labels_path = out / "stage2" / "labels.jsonl"
     check_labels_source(labels_path, out / SELECTOR_FILE)
+    runner = runner or LocalRunner(pool, cfg.concurrency)
+    RunFolder(out).note_runner(runner)  # stage 2's label episodes may run elsewhere than stage 1's
     with progress_bar(progress) as bar:
-        await generate_labels(setup, policy, runner or LocalRunner(pool, cfg.concurrency), train, labels_path, bar)
+        await generate_labels(setup, policy, runner, train, labels_path, bar)
     samples = load_samples(labels_path)
     if not samples:
         raise ValueError("stage 2 has nothing to learn: for every training query the selector keeps fewer than "

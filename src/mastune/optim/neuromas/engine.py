@@ -125,3 +125,10 @@ class EngineSampler:
 
     async def aclose(self) -> None:
         await self.lm.close()
+
+
+def serve_adapter_files(sampler: EngineSampler, files: Mapping[str, str | Path]) -> None:
+    """Serve GGUF adapter files made elsewhere instead of exporting a policy (a Ray worker writes the
+    driver's bytes to its own folder): the same switch `sync` makes, so the same guarantees hold."""
+    sampler.lm.set_adapters({n: str(f) for n, f in files.items()})
+    sampler.syncs += 1

@@ -2,7 +2,7 @@
 
 Layout of a run folder (one writer at a time: mastune.io.writer_lock):
     config.json   the NeuroMASConfig, backbone hash, prompt fingerprint, train/valid ids (count + hash),
-                  git commits, growth mapping, trainable parameters per node
+                  git commits, growth mapping, trainable parameters per node, runner(s) the episodes ran on
     log.jsonl     one line per step: reward, accuracy, per-node log-prob / grad norm / tokens,
                   tokens, episodes/hour, validation (when run)
     state.pt      everything needed to resume after a kill (adapters, optimisers, baseline, best),
@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
+
 from ...agents.layered import prompt_fingerprint
 from ...agents.prompts import family
 from ...errors import ConfigError
+from ...llm.threads import budget
 from ...graph.layernet import layered_network, node_ids, parse_layers
 from ...graph.topology import Topology
 from ...io import writer_lock
@@ -33,13 +36,14 @@ from ...tasks.base import Example
 from ...tasks.splits import ids_sha256
 from ..checkpoint import CheckpointError
 from ..runfolder import git_commit
+from ...rollout.record import runner_fields
 from ..progress import progress_bar
 from ...jsonl import append_jsonl, read_jsonl, write_jsonl
 from ..seeds import stable_int
-from .episode import bounded
 from .checkpoint import NetworkMeta, backbone_sha256, expectations, load_network, save_network
 from .config import CONFIG_FILE, NeuroMASConfig
-from .episode import Episode, RewardFn, forward, score, task_reward
+from .episode import Episode, RewardFn, score, task_reward
+from .episodes import EpisodeRequest, Episodes, LocalEpisodes, as_episodes
 from .growth import grow, new_nodes
 from .lora import LoraSpec
 from .policy import AdapterPolicy
@@ -71,12 +75,13 @@ def task_fingerprint(examples: Sequence[Example]) -> str:
     return prompt_fingerprint(family(fams.pop()).format)
 
 
-async def evaluate(network: Topology, sampler: Sampler, examples: Sequence[Example], *,
+async def evaluate(network: Topology, sampler: "Sampler | Episodes", examples: Sequence[Example], *,
                    reward: RewardFn = task_reward, max_tokens: int = 200, concurrency: int = 8,
                    seed: int = 0) -> tuple[dict, list[Episode]]:
-    """Greedy forward passes (the paper's evaluation): accuracy = share of episodes with reward 1."""
-    eps = await bounded([forward(network, sampler, ex, temperature=0.0, max_tokens=max_tokens, seed=seed)
-                         for ex in examples], concurrency)
+    """Greedy forward passes (the paper's evaluation): accuracy = share of episodes with reward 1.
+    `sampler`: a Sampler (episodes here, `concurrency` at once) or an Episodes source (e.g. Ray workers)."""
+    eps = await as_episodes(sampler, concurrency).run(
+        network, [EpisodeRequest(ex, 0.0, max_tokens, seed) for ex in examples])
     for ep, ex in zip(eps, examples):
         ep.reward = await score(reward, ex, ep.answer)
     n = len(eps)
@@ -118,27 +123,32 @@ def _batch(cfg: NeuroMASConfig, train: Sequence[Example], step: int) -> list[Exa
 
 async def train_network(cfg: NeuroMASConfig, train: Sequence[Example], valid: Sequence[Example],
                         out_dir: str | Path, *, policy: AdapterPolicy | None = None, sampler: Sampler | None = None,
-                        reward: RewardFn = task_reward, progress: bool = True,
+                        episodes: Episodes | None = None, reward: RewardFn = task_reward, progress: bool = True,
                         on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
     """Train cfg.steps steps (resuming OUT/state.pt when present). `policy` defaults to
     build_policy(cfg); `sampler` to transformers generation on the policy (slow; the engine
-    sampler plugs in here). `reward(example, final reply)` defaults to the task grader."""
+    sampler plugs in here). `episodes`: where episodes are sampled instead of on `sampler` in
+    this process (ray_episodes.RayEpisodes; the learner, the grading and the update stay here).
+    `reward(example, final reply)` defaults to the task grader."""
     if not train:
         raise ConfigError("NeuroMAS training needs at least one training question")
+    if episodes is not None and sampler is not None:
+        raise ConfigError("give a sampler (episodes in this process) or an episodes source, not both")
     with writer_lock(out_dir):
-        return await _train(cfg, list(train), list(valid), Path(out_dir), policy, sampler, reward, progress, on_step)
+        return await _train(cfg, list(train), list(valid), Path(out_dir), policy, sampler, episodes, reward, progress,
+                            on_step)
 
 
 async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example], out: Path,
-                 policy: AdapterPolicy | None, sampler: Sampler | None, reward: RewardFn, progress: bool,
-                 on_step: Callable[[int, dict], None] | None) -> TrainResult:
+                 policy: AdapterPolicy | None, sampler: Sampler | None, episodes: Episodes | None, reward: RewardFn,
+                 progress: bool, on_step: Callable[[int, dict], None] | None) -> TrainResult:
     policy = policy or build_policy(cfg)
     if list(policy.nodes) != node_ids(cfg.layers) or policy.lora.to_dict() != cfg.lora.to_dict():
         raise ConfigError(f"the policy (nodes {policy.nodes}, {policy.lora}) was not built for this config "
                           f"(layers {list(cfg.layers)}, {cfg.lora})")
     if Path(policy.backbone).expanduser().resolve() != Path(cfg.backbone).expanduser().resolve():
         raise ConfigError(f"the policy runs backbone {policy.backbone}, the config names {cfg.backbone}")
-    sampler = sampler or TransformersSampler(policy)
+    source = episodes or LocalEpisodes(sampler or TransformersSampler(policy), cfg.concurrency)
     network = layered_network(cfg.layers)
     bb_hash, fp = backbone_sha256(cfg.backbone), task_fingerprint([*train, *valid])
     data = {"train": {"n": len(train), "sha256": ids_sha256(e.id for e in train)},
@@ -147,7 +157,7 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
     expect = expectations(policy, list(cfg.layers), fp, bb_hash)
     optimizers = make_optimizers(policy, cfg.lr)
     ema = EmaBaseline(cfg.ema_decay)
-    start, best, episodes, elapsed = 0, None, 0, 0.0
+    start, best, n_episodes, elapsed = 0, None, 0, 0.0
     growth = saved.get("growth")
     state_path = out / STATE_FILE
     if state_path.is_file():
@@ -156,16 +166,16 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
             policy.load_adapter_state(n, adapters[n])
             optimizers[n].load_state_dict(blob["optimizers"][n])
         ema.value = blob["ema"]
-        start, best, episodes, elapsed = blob["step"], blob["best"], blob["episodes"], blob["elapsed_s"]
-        await sampler.sync(policy)
+        start, best, n_episodes, elapsed = blob["step"], blob["best"], blob["episodes"], blob["elapsed_s"]
+        await source.sync(policy, start)
     elif cfg.grow_from:
         adapters, small, _ = load_network(cfg.grow_from, **{**expect, "layers": None})
         mapping = grow(policy, adapters, small.layers, cfg.layers)
         growth = {"from": str(cfg.grow_from), "from_layers": small.layers, "mapping": mapping,
                   "new_nodes": new_nodes(policy, mapping)}
-        await sampler.sync(policy)
+        await source.sync(policy, 0)
     cfg.save(out, backbone_sha256=bb_hash, prompt_fingerprint=fp, data=data, git_commits=_commits(out, git_commit()),
-             growth=growth, nodes=policy.nodes,
+             growth=growth, nodes=policy.nodes, **runner_fields(saved, source),
              trainable_per_node={n: policy.trainable_count(n) for n in policy.nodes})
     log_path = out / LOG_FILE
     log = [r for r in read_jsonl(log_path) if r.get("step", 1e18) < start]  # lines past the saved state
@@ -180,20 +190,20 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
             t0 = time.perf_counter()
             batch = _batch(cfg, train, step)
             jobs = [(q, ex, g) for q, ex in enumerate(batch) for g in range(cfg.group_size)]
-            eps = await bounded([forward(network, sampler, ex, temperature=cfg.temperature, max_tokens=cfg.max_tokens,
-                                         seed=stable_int(cfg.seed, step, ex.id, g)) for _, ex, g in jobs],
-                                cfg.concurrency)
+            eps = await source.run(network, [EpisodeRequest(ex, cfg.temperature, cfg.max_tokens,
+                                                            stable_int(cfg.seed, step, ex.id, g)) for _, ex, g in jobs])
             for ep, (q, ex, _) in zip(eps, jobs):
                 ep.group, ep.reward = q, await score(reward, ex, ep.answer)
             t1 = time.perf_counter()
             adv = advantages(cfg.baseline, eps, ema)
+            torch.set_num_threads(budget().learner_threads())  # re-read: other processes come and go
             node_stats = update(policy, optimizers, eps, adv, grad_clip=cfg.grad_clip, length_norm=cfg.length_norm,
                                 batch_size=cfg.logprob_batch, temperature=cfg.temperature)
-            await sampler.sync(policy)
+            await source.sync(policy, step + 1)
             t2 = time.perf_counter()
-            episodes += len(eps)
+            n_episodes += len(eps)
             record: dict[str, Any] = {
-                "step": step, "episodes": episodes,
+                "step": step, "episodes": n_episodes,
                 "reward": sum(e.reward for e in eps) / len(eps),
                 "accuracy": sum(e.reward == 1.0 for e in eps) / len(eps),
                 "advantage_abs": sum(abs(a) for a in adv) / len(adv),
@@ -205,7 +215,7 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
             }
             last = step == cfg.steps - 1
             if valid and ((step + 1) % cfg.val_every == 0 or last):
-                record["val"], _ = await evaluate(network, sampler, valid, reward=reward,
+                record["val"], _ = await evaluate(network, source, valid, reward=reward,
                                                   max_tokens=cfg.eval_max_tokens, concurrency=cfg.concurrency,
                                                   seed=cfg.seed)
                 if _better(record["val"], best):
@@ -216,12 +226,12 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
             dt = time.perf_counter() - t0
             elapsed += dt
             record.update(time_s=dt, episodes_per_hour=len(eps) * 3600 / (t2 - t0),
-                          episodes_per_hour_total=episodes * 3600 / elapsed if elapsed else None)
+                          episodes_per_hour_total=n_episodes * 3600 / elapsed if elapsed else None)
             append_jsonl(log_path, record)
             log.append(record)
             save_network(state_path, policy, meta({"step": step}), extra={
                 "step": step + 1, "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-                "ema": ema.value, "best": best, "episodes": episodes, "elapsed_s": elapsed})
+                "ema": ema.value, "best": best, "episodes": n_episodes, "elapsed_s": elapsed})
             v = record["val"] or {}
             bar.update(task, advance=1, status=f"reward={record['reward']:.2f}"
                        + (f" | val acc={v['accuracy']:.2f}" if v else ""))

@@ -2,6 +2,7 @@
 
     traces/traces.jsonl   every question tried: filters, grade, the full trace (append-only, resumable)
     traces/summary.json   filter counts
+    traces/meta.json      the runner (local | ray, workers, redacted address) of every session
     traces/sft.jsonl      chat-format SFT data, one example per agent call, grouped by question
     traces/m500.jsonl     one line per kept question: question, solution and the message
                           lists of recruiter, solvers, critics, evaluator (the released schema)
@@ -22,11 +23,13 @@ from typing import Any, Callable, Iterable, Sequence
 from ...io import writer_lock
 from ...jsonl import ResultsFile, write_jsonl
 from ...rollout import Job, LocalRunner, Runner
+from ...rollout.record import note_runner, write_json
 from ...systems.collab.trace import CollabTrace
 from ...tasks.base import Example
 from ...tasks.extract import extract_choice, last_boxed
 
 TRACES_FILE, SUMMARY_FILE, SFT_FILE, M500_FILE = "traces.jsonl", "summary.json", "sft.jsonl", "m500.jsonl"
+META_FILE = "meta.json"
 # Trace node -> the M500 message list it belongs to. Tester (test writer) calls are tool
 # plumbing, not collaboration, and the CEO is exported only on request.
 AGENT_OF_NODE = {"recruiter": "recruiter", "solver": "solvers", "critics": "critics", "evaluator": "evaluator"}
@@ -98,6 +101,9 @@ async def generate_traces(
     out = Path(out_dir)
     runner = runner or LocalRunner(None, concurrency)
     with writer_lock(out):  # creates the folder
+        meta_path = out / META_FILE  # how the traces were produced (runner, workers), every session kept
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        write_json(meta_path, note_runner(meta, runner))
         results = ResultsFile(out / TRACES_FILE)
         done = {i for i, r in results.latest().items() if r.get("status") == "ok"}
         todo = [ex for ex in examples if ex.id not in done]

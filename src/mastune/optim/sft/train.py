@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ...errors import ConfigError
 from ...llm.hf import adapter_base, torch_device_dtype
+from ...llm.threads import budget
 from ..runfolder import RunFolder
 
 IGNORE = -100  # label value the loss skips
@@ -198,6 +199,7 @@ def _train(cfg: SFTConfig, chats: list[dict[str, Any]], run: RunFolder,
     total = max(1, math.ceil(per_epoch * cfg.epochs))
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
+    torch.set_num_threads(budget().learner_threads())  # MASTUNE_THREADS / the process's share, not every core
     sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
     log(f"{len(chats)} examples from {len(groups)} questions; {total} steps on {device} ({dtype})")
 

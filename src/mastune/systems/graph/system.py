@@ -19,7 +19,7 @@ from .builder import build_topology
 from .config import SystemConfig
 
 CONFIG_DIR = Path(__file__).with_name("configs")
-OVERRIDES = ("max_tokens",)  # kind options `mastune eval/run` pass on to the config
+OVERRIDES = ("max_tokens", "prompt_layout")  # kind options `mastune eval/run` pass on to the config
 
 
 def topology_trace(name: str, question: str, family: str, configured: Topology) -> Trace:

@@ -13,7 +13,7 @@ from .code import reference_program
 from .files import Row, read_rows
 from .locate import data_dir_candidates, find_rows
 from .multiple_choice import MMLU_SUBJECTS_30, MMLU_SUBJECTS_57, format_mcq, normalize_error_type
-from .registry import REGISTRY, get_spec, task_names
+from .registry import REGISTRY, get_spec, split_name, task_names
 from .spec import Spec
 
 __all__ = [
@@ -30,9 +30,20 @@ def get_task(name: str, *, path: str | os.PathLike | None = None, split: str | N
     split: None/"all", or "train"/"valid"/"test" of the seeded split (splits.py).
     limit: keep the first `limit` examples (after splitting), in dataset order.
     options go to the loader, e.g. drop_flawed=True or subjects=[...] for MMLU-Redux.
+    A name may carry that subject list itself, so CLI users can pick subjects:
+    "mmlu-redux:college_physics,professional_medicine,abstract_algebra".
     """
     spec = get_spec(name)
     allowed = [p for p in inspect.signature(spec.build).parameters if p != "rows"]
+    subjects = split_name(name)[1]
+    if ":" in name:
+        if "subjects" not in allowed:
+            raise ConfigError(f"task {spec.name!r} has no subjects to select (drop the ':...' part of {name!r})")
+        if not subjects:
+            raise ConfigError(f"{name!r}: name at least one subject after ':'")
+        if "subjects" in options:
+            raise ConfigError(f"{name!r}: give the subjects in the name or as an option, not both")
+        options["subjects"] = subjects
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ConfigError(f"task {spec.name!r} has no option(s) {unknown}; it takes {allowed or 'none'}")
@@ -41,6 +52,11 @@ def get_task(name: str, *, path: str | os.PathLike | None = None, split: str | N
         examples = spec.build(rows, **options)
     except DataError as e:  # the family loader names the row; the file is named here
         raise DataError(f"{source}: {e} (task {spec.name!r})") from None
+    if options.get("subjects"):
+        found = {e.meta.get("subject") for e in examples}
+        missing = sorted(set(options["subjects"]) - found)
+        if missing:
+            raise ConfigError(f"task {spec.name!r} has no subject(s) {missing} in {source}")
     if split not in (None, "all"):
         examples = split_examples(examples, split, seed=seed, fractions=fractions)
     if limit is not None:

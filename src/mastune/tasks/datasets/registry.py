@@ -15,8 +15,15 @@ def task_names() -> list[str]:
     return sorted(REGISTRY)
 
 
+def split_name(name: str) -> tuple[str, list[str]]:
+    """'mmlu-redux:college_physics,abstract_algebra' -> ('mmlu-redux', ['college_physics', 'abstract_algebra'])."""
+    base, _, selector = name.partition(":")
+    return base, [s.strip() for s in selector.split(",") if s.strip()]
+
+
 def get_spec(name: str) -> Spec:
-    key = name.strip().lower().replace("_", "-")
+    """The Spec of a task name (a ':subject,...' selector after it is ignored here)."""
+    key = split_name(name)[0].strip().lower().replace("_", "-")
     key = _ALIASES.get(key, key)
     if key not in REGISTRY:
         raise ConfigError(f"unknown task {name!r}; known: {', '.join(task_names())}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ....agents.prompts import Role
+from ....agents.transcript import PROMPT_LAYOUTS
 from ....errors import ConfigError
 from ....graph import generators as gen
 from ....graph.topology import Node, Topology
@@ -28,10 +29,15 @@ class GraphConfig(SystemConfig):
     assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
     decision_model: str | None = None
     consensus: bool = True  # decision node: no call when all answers agree
+    # "text": predecessors' outputs as text; "transcript": a successor continues a predecessor's
+    # conversation, so the engine reuses that prompt and reply from its KV cache (agents/transcript.py)
+    prompt_layout: str = "text"
 
     def validate(self) -> None:
         super().validate()
         self.positive("proposers")
+        if self.prompt_layout not in PROMPT_LAYOUTS:
+            raise self.bad(f"prompt_layout {self.prompt_layout!r} is not one of {PROMPT_LAYOUTS}")
         kind = self.generator
         if kind not in GENERATORS:
             raise self.bad(f"graph generator {kind!r} is not one of {GENERATORS}")
@@ -69,7 +75,7 @@ class GraphConfig(SystemConfig):
         if not answering:
             raise ConfigError(f"system {self.name!r}: no answer-producing role among {[r.name for r in roles]}")
         decision = Node("decision", kind="decision", prompt="decision", models=[c.m(self.decision_model)],
-                        params=c.params("decision", temperature=0.0, consensus=self.consensus))
+                        params=self._layout_param(c.params("decision", temperature=0.0, consensus=self.consensus)))
         edges = gen.edges_to_ids(self._role_edges(c, roles), ids) + [(i, "decision") for i in answering]
         return Topology(nodes + [decision], edges, output="decision")
 
@@ -79,7 +85,7 @@ class GraphConfig(SystemConfig):
 
     def _role_node(self, c, role: Role) -> Node:
         spec = self.assignments.get(role.name) or self.assignments.get(role.id) or {}
-        params = c.params(role.id, role.name)
+        params = self._layout_param(c.params(role.id, role.name))
         if not self.supernodes:
             return Node(role.id, role=role.name, prompt="role", models=[c.m(spec.get("model"))], answers=role.answers,
                         params=params)
@@ -88,6 +94,11 @@ class GraphConfig(SystemConfig):
             params.setdefault("proposer_temperature", self.proposer_temperature)
         return Node(role.id, role=role.name, prompt="role", models=[c.m(p) for p in proposers],
                     synthesiser=c.m(spec.get("synthesiser") or spec.get("model")), answers=role.answers, params=params)
+
+    def _layout_param(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.prompt_layout != "text":  # the default stays out of node params (and of traces)
+            params["prompt_layout"] = self.prompt_layout
+        return params
 
     def _role_edges(self, c, roles: list[Role]) -> list[tuple[int, int]]:
         g, n, kind = self.graph, len(roles), self.generator
