@@ -115,7 +115,7 @@ def train_config(s: dict[str, Any], args: argparse.Namespace, decision: str, alp
         iterations=s["iterations"], batch_size=s["batch"], val_every=s["val_every"], k_dags=s["k_dags"],
         lr=args.lr, steps_per_batch=s["steps"], baseline=args.baseline, temp_start=args.temp_start,
         temp_end=args.temp_end, entropy_beta=args.entropy_weight,
-        runtime=RuntimeOptions(decision_model=decision, max_tokens=s["max_tokens"]),
+        runtime=RuntimeOptions(decision_model=decision, max_tokens=s["max_tokens"], prompt_layout=args.prompt_layout),
         reward=RewardConfig(alpha=alpha), selector=SelectorConfig(allow_skip=True),
         classifier=ClassifierConfig(epochs=s["epochs"], test_fraction=s["test_fraction"]),
     )
@@ -212,8 +212,9 @@ def build_stages(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, A
     for layout in ("full", "random"):
         stages.append(eval_stage(f"{layout}-{strongest}", layout,
                                  lambda layout=layout: load_system(layout, pool, model=strongest, max_tokens=mt,
-                                                                   roles=fam_roles),
-                                 {"model": strongest, "max_tokens": mt, "roles": fam_roles},
+                                                                   roles=fam_roles, prompt_layout=args.prompt_layout),
+                                 {"model": strongest, "max_tokens": mt, "roles": fam_roles,
+                                  "prompt_layout": args.prompt_layout},
                                  len(role_names(s)) + 1, strongest, "role"))
 
     def hm(name: str, ckpt: str, **kw: Any) -> Stage:
@@ -420,6 +421,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                     help="per call on the test set, every system (at 256, 1.5B CoT was cut off before its "
                          "answer on 3 of 3 abstract-algebra items)")
     ap.add_argument("--sc-samples", type=int, default=5)
+    ap.add_argument("--prompt-layout", default="text", choices=["text", "transcript"],
+                    help="graph systems (HieraMAS training and eval, full, random): transcript reuses a "
+                         "predecessor's prompt and reply from the KV cache (benchmarks/RESULTS.md, prefix reuse)")
     ap.add_argument("--strongest", help="model of full/random/sc/no-selection (default: the priciest)")
     ap.add_argument("--decision-model", help="HieraMAS decision node (default: the strongest)")
     ap.add_argument("--embedder", default="minilm")

@@ -60,6 +60,8 @@ def hieramas(
                                                    "(default: all; each costs --k-dags system runs)"),
     max_tokens: int = typer.Option(384, "--max-tokens", help="per-call completion limit"),
     decision_model: Optional[str] = typer.Option(None, "--decision-model", help="the fixed decision LLM"),
+    prompt_layout: str = typer.Option("text", "--prompt-layout", help="text, or transcript (a successor continues a "
+                                                                      "predecessor's conversation: KV-cache reuse)"),
     skip: bool = typer.Option(True, "--skip/--no-skip", help="let the selector skip slots and whole supernodes"),
     embedder: str = typer.Option("minilm", "--embedder", help="minilm (all-MiniLM-L6-v2) or hash-DIM"),
     lr: float = typer.Option(1e-2, "--lr", help="selector learning rate (Adam)"),
@@ -98,7 +100,7 @@ def hieramas(
             temp_start=temp_start, temp_end=temp_end, val_every=val_every,
             entropy_beta=entropy_weight, concurrency=concurrency, k_dags=k_dags,
             classifier=ClassifierConfig(test_fraction=test_fraction),
-            runtime=RuntimeOptions(decision_model=decision_model, max_tokens=max_tokens),
+            runtime=RuntimeOptions(decision_model=decision_model, max_tokens=max_tokens, prompt_layout=prompt_layout),
             reward=RewardConfig(alpha=node_reward_weight), selector=SelectorConfig(allow_skip=skip),
         )
         the_pool = load_pool(pool)

@@ -10,7 +10,8 @@ QUESTION = re.compile(r"What is (\d+) \+ (\d+)\?")
 
 
 def gold(messages) -> int:
-    a, b = QUESTION.search(messages[-1]["content"]).groups()
+    # the task is in the last message, or (transcript layout) earlier in the continued conversation
+    a, b = QUESTION.search("\n".join(m["content"] for m in messages)).groups()
     return int(a) + int(b)
 
 

@@ -69,7 +69,8 @@ def test_final_reward_only_ablation_and_the_new_training_options(tmp_path, monke
         return ["hieramas", "--task", "gsm8k", "--out", str(tmp_path), "--iterations", "2", "--batch-size", "3",
                 "--embedder", "hash-64", "--k-dags", "3", "--decision-model", "good", "--no-skip", "--no-cache",
                 "--node-reward-weight", alpha, "--steps-per-batch", "2", "--baseline", "ema", "--lr", "0.05",
-                "--roles", "Inspector, Math Solver", "--val-every", "1", "--test-fraction", "0.34", *extra]
+                "--roles", "Inspector, Math Solver", "--val-every", "1", "--test-fraction", "0.34",
+                "--prompt-layout", "transcript", *extra]
 
     r = CliRunner().invoke(app(), args("0"))
     assert r.exit_code == 0, r.output
@@ -80,6 +81,7 @@ def test_final_reward_only_ablation_and_the_new_training_options(tmp_path, monke
     saved = json.loads((tmp_path / "config.json").read_text())["config"]
     assert saved["reward"]["alpha"] == 0.0 and saved["roles"] == ["Math Solver", "Inspector"]
     assert (saved["steps_per_batch"], saved["baseline"], saved["lr"]) == (2, "ema", 0.05)
+    assert saved["runtime"]["prompt_layout"] == "transcript"
     log = [json.loads(l) for l in (tmp_path / "stage1" / "log.jsonl").read_text().splitlines()]
     assert [len(x["losses"]) for x in log] == [2, 2] and set(log[0]["prefs"]) == {"Math Solver", "Inspector"}
 

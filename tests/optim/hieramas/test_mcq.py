@@ -43,3 +43,29 @@ async def test_eight_role_supernodes_learn_the_right_cheap_model(tmp_path):
     assert len(last["prefs"]) == 8 and last["entropy_uniform"] == math.log(3)
     assert last["entropy_after"] < 0.5 * math.log(3)
     assert right_slots(res.selector) >= 14  # of 16 slots: right and cheap
+
+
+async def test_the_transcript_prompt_layout_reaches_the_episodes():
+    import pytest
+
+    from mastune.errors import ConfigError
+    from mastune.optim.hieramas.episode import Plan, run_episode
+
+    with pytest.raises(ConfigError, match="prompt_layout must be one of"):
+        TrainConfig(task="mmlu-redux", runtime=RuntimeOptions(prompt_layout="scroll"))
+    cfg = TrainConfig(task="mmlu-redux", roles=["Critic", "Doctor"], proposers=1,
+                      runtime=RuntimeOptions(decision_model="right", prompt_layout="transcript"))
+    setup = Setup.make(cfg, pool(), HashEmbedder(64))
+    one = {"proposers": ["right"], "synthesiser": "right"}
+    plan = Plan("mcq", setup.roles, [(0, 1)], {"Critic": one, "Doctor": one})
+
+    def continued(layout):
+        return [c for c in ep_calls[layout] if c.node == "doctor" and any(m["role"] == "assistant" for m in c.messages)]
+
+    ep_calls = {}
+    for layout in ("text", "transcript"):
+        opts = RuntimeOptions(decision_model="right", prompt_layout=layout)
+        ep = await run_episode(plan, pool(), mcq(1)[0], opts, 1)
+        assert ep.correct
+        ep_calls[layout] = ep.result.trace.calls
+    assert continued("transcript") and not continued("text")  # the Doctor continues the Critic's conversation

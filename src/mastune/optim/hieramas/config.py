@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...agents.prompts import canonical_family
+from ...agents.transcript import PROMPT_LAYOUTS
 from ...agents.prompts import family as family_spec
 from ...errors import ConfigError
 from ..runfolder import CONFIG_FILE, RunFolder
@@ -81,6 +82,8 @@ class TrainConfig:
             raise ConfigError("steps_per_batch must be >= 1")
         if self.baseline not in BASELINES:
             raise ConfigError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        if self.runtime.prompt_layout not in PROMPT_LAYOUTS:
+            raise ConfigError(f"prompt_layout must be one of {PROMPT_LAYOUTS}, got {self.runtime.prompt_layout!r}")
         if self.lr <= 0:
             raise ConfigError(f"the learning rate must be > 0, got {self.lr}")
         if self.roles is not None:

@@ -31,6 +31,9 @@ class RuntimeOptions:
     proposer_temperature: float = 0.7
     max_tokens: int = 384
     consensus: bool = True
+    # "text" or "transcript" (agents/transcript.py: a successor continues a predecessor's
+    # conversation, so the engine reuses its prompt and reply from the KV cache)
+    prompt_layout: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +68,7 @@ def system_config(plan: Plan, opts: RuntimeOptions, proposers: int, name: str = 
         model=opts.decision_model,
         decision_model=opts.decision_model,
         consensus=opts.consensus,
+        prompt_layout=opts.prompt_layout,
         roles={fam: [r.name for r in plan.roles]},
         graph={"edges": {fam: [[plan.roles[s].name, plan.roles[d].name] for s, d in plan.edges]}},
         assignments=plan.assignments,
