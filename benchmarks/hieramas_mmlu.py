@@ -10,7 +10,8 @@
 Roles: Knowledgeable Expert, Critic, Mathematician, Psychologist, Historian, Doctor, Lawyer,
 Economist (the `mcq` family). Pool: SmolLM2-135M, Qwen2.5-Coder-0.5B, Qwen2.5-Coder-1.5B (built-in
 prices). Data: MMLU-Redux's seeded split (split seed 0): training on train/valid, evaluation on
-the first --test-size test items, the same items for every system. Stages, in order:
+a seeded random --test-size of the test split (the file is sorted by subject: a first N would be a
+few subjects), the same items for every system. Stages, in order:
     train-ckpt          stage 1 (selector) + stage 2 (classifier), node reward weight 0.5
     train-ckpt-alpha0   the same with node reward weight 0 (final reward only: the ablation)
     eval-cot-<m>        one CoT call, each pool model
@@ -54,8 +55,7 @@ from mastune.optim.hieramas.analysis import format_stage1, format_topology, stag
 from mastune.optim.hieramas.features import PoolInfo  # noqa: E402
 from mastune.optim.hieramas.plots import plot_stage1  # noqa: E402
 from mastune.systems import load_system  # noqa: E402
-from mastune.tasks.datasets import get_task  # noqa: E402
-from mastune.tasks.splits import split_manifest  # noqa: E402
+from mastune.tasks.selection import Selection, select_examples  # noqa: E402
 
 TASK = "mmlu-redux"
 SPLIT_SEED = 0
@@ -84,9 +84,15 @@ def smoke_pool() -> Pool:
 
 
 @functools.lru_cache(maxsize=None)
-def items(split: str | None, limit: int | None = None) -> list[Any]:
-    """The task's examples of a split (None: all), loaded once per process (the file is 5.7k rows)."""
-    return get_task(TASK, split=split, seed=SPLIT_SEED, limit=limit).examples
+def selection(split: str, n: int) -> Selection:
+    """A seeded random n of the split, kept in dataset order: the file is sorted by subject, so its
+    first 150 test items are 4 subjects (anatomy, abstract algebra, astronomy, business ethics), a
+    seeded sample spreads over all 57. Loaded once per process (the file is 5.7k rows)."""
+    return select_examples(TASK, split=split, seed=SPLIT_SEED, sample=n)
+
+
+def items(split: str, n: int) -> list[Any]:
+    return selection(split, n).examples
 
 
 # ---- sizes ---------------------------------------------------------------------------------
@@ -110,7 +116,7 @@ def role_names(s: dict[str, Any]) -> list[str]:
 
 def train_config(s: dict[str, Any], args: argparse.Namespace, decision: str, alpha: float) -> TrainConfig:
     return TrainConfig(
-        task=TASK, seed=args.seed, split_seed=SPLIT_SEED, train_size=s["train"], val_size=s["val"],
+        task=TASK, seed=args.seed, split_seed=SPLIT_SEED, train_size=s["train"], val_size=s["val"], sample=True,
         embedder=args.embedder, roles=s["roles"], proposers=s["proposers"], concurrency=args.concurrency,
         iterations=s["iterations"], batch_size=s["batch"], val_every=s["val_every"], k_dags=s["k_dags"],
         lr=args.lr, steps_per_batch=s["steps"], baseline=args.baseline, temp_start=args.temp_start,
@@ -238,10 +244,10 @@ def build_stages(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, A
 
 async def run_eval(args: argparse.Namespace, out: Path, pool: Pool, s: dict[str, Any], name: str, kind: str,
                    build: Callable[[], Any], opts: dict[str, Any]) -> None:
-    examples = items("test", s["test"])
-    manifest = {**split_manifest(items(None), seed=SPLIT_SEED, task=TASK), "used_ids": [e.id for e in examples]}
+    sel = selection("test", s["test"])
+    examples, manifest = sel.examples, sel.manifest
     cfg = EvalConfig(system=kind, task=TASK, out=str(out / "runs" / name), model=opts.get("model"), split="test",
-                     seed=SPLIT_SEED, limit=s["test"], concurrency=args.concurrency, pool=args.pool,
+                     seed=SPLIT_SEED, sample=s["test"], concurrency=args.concurrency, pool=args.pool,
                      options={"name": name, **opts}, save_traces=kind in ("hieramas", "full", "random"))
     print(f"{name}: {len(examples)} items ...", file=sys.stderr, flush=True)
     summary = await evaluate(cfg, build(), examples, pool=pool, split_manifest=manifest)
@@ -362,8 +368,9 @@ def report(out: Path, pool: Pool, s: dict[str, Any], strongest: str, decision: s
     profiles = {sm.name: prof for sm, run in zip(summaries, runs) if sm.system == "hieramas"
                 and (prof := selection_profile(run))}
     flows = {name: flow for name in profiles if (flow := answer_flow(out / "runs" / name))}
-    text = (f"# HieraMAS on MMLU-Redux (test, first {s['test']} items of the seed-{SPLIT_SEED} split)\n\n"
-            f"roles: {', '.join(role_names(s))}\n\nstrongest model: {strongest}; decision model: {decision}; "
+    text = (f"# HieraMAS on MMLU-Redux (test: a seeded sample of {s['test']} items of the seed-{SPLIT_SEED} split)\n\n"
+            f"roles: {', '.join(role_names(s))}; test items from "
+            f"{len({e.meta.get('subject') for e in items('test', s['test'])})} subjects\n\nstrongest model: {strongest}; decision model: {decision}; "
             f"best single-model CoT: {best_cot.name if best_cot else None}; Pareto front: {sorted(front)}\n\n"
             + markdown_table(summaries)
             + (f"\ntarget (HieraMAS >= full accuracy at <= 1/3 of its cost, not dominated): {json.dumps(target)}\n"

@@ -4,7 +4,8 @@
 
 Prints the stage-1 summary (episodes, episodes/hour, entropy at the sampling temperature against
 ln(options), the reward curve), the stage-2 held-out per-query ROC-AUC with its spread, and the
-topologies the system picks on the first --test-size test items of the run's task (distinct DAGs,
+topologies the system picks on --test-size test items of the run's task (a seeded sample when
+the run trained on one, else the first N) (distinct DAGs,
 density, pairwise Jaccard: the paper's Fig. 3); writes CKPT/stage1.png (reward, entropy, and the
 per-role x model preferences of the paper's Fig. 4). The pool defaults to the run's own model
 names when they are built-in models (no engine is loaded: plans need names and prices only).
@@ -20,7 +21,7 @@ from mastune.llm.pool import Pool
 from mastune.optim.hieramas import TrainConfig, build_hieramas_system
 from mastune.optim.hieramas.analysis import format_spread, format_stage1, format_topology, stage1_summary, topology_stats
 from mastune.optim.hieramas.plots import plot_stage1
-from mastune.tasks.datasets import get_task
+from mastune.tasks.selection import select_examples
 
 
 def run_pool(ckpt: Path, spec: str | None) -> Pool:
@@ -35,7 +36,9 @@ def test_topologies(ckpt: Path, pool: Pool, n: int, candidates: int) -> dict:
     has_classifier = (ckpt / "classifier.pt").is_file()
     system = build_hieramas_system(ckpt, pool, n_candidates=candidates, graph_classifier=has_classifier)
     graphs = []
-    for ex in get_task(cfg.task, split="test", seed=cfg.split_seed, limit=n).examples:
+    # the convention the run was trained with: a seeded sample of the split (cfg.sample) or its first n
+    test = select_examples(cfg.task, split="test", seed=cfg.split_seed, **({"sample": n} if cfg.sample else {"limit": n}))
+    for ex in test.examples:
         plan = system.plan(ex.question, ex.family)
         names = [r.name for r in plan.roles]
         graphs.append((names, [(names[a], names[b]) for a, b in plan.edges]))

@@ -1,9 +1,9 @@
 """Do the role prompts weaken the model? Plain CoT vs a role-prompted proposer vs the synthesiser.
 
-    python3 benchmarks/prompt_check.py --task mmlu-redux --model qwen2.5-coder-1.5b --n 50
+    python3 benchmarks/prompt_check.py --task mmlu-redux --model qwen2.5-coder-1.5b --n 50 --sample
     python3 benchmarks/prompt_check.py --task gsm8k --model qwen2.5-coder-0.5b --n 50 --roles "Math Solver"
 
-For the first N items of the task's seeded train split (split seed 0), greedy:
+For the first N items of the task's seeded train split (split seed 0; --sample: a seeded random N), greedy:
     cot               one `cot` call of the model (the single-model baseline's prompt)
     <role> proposer   the role's proposer call, as a source supernode makes it (no predecessors)
     <role> synth      that supernode's synthesiser, given the proposals
@@ -34,6 +34,7 @@ from mastune.systems.graph import GraphConfig, System
 from mastune.tasks.base import Example
 from mastune.tasks.datasets import get_task
 from mastune.tasks.grade import grade
+from mastune.tasks.selection import select_examples
 
 SPLIT_SEED = 0
 COT = "cot"
@@ -154,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--task", default="mmlu-redux")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b")
     ap.add_argument("--n", type=int, default=50, help="first N items of the seeded train split")
+    ap.add_argument("--sample", action="store_true",
+                    help="a seeded random N of the train split instead of the first N (MMLU-Redux is sorted by "
+                         "subject: its first 50 train items are abstract algebra and anatomy)")
     ap.add_argument("--roles", help="comma-separated roles (default: every role of the task's family)")
     ap.add_argument("--proposers", type=int, default=1, help="proposers per supernode (greedy: 1 is enough)")
     ap.add_argument("--max-tokens", type=int, default=512)
@@ -167,8 +171,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     roles = [r.strip() for r in args.roles.split(",")] if args.roles else [r.name for r in fam.roles if r.answers]
     for r in roles:
         fam.role(r)  # a typo fails here, before any call
-    items = get_task(args.task, split="train", seed=SPLIT_SEED, limit=args.n).examples
-    out = Path(args.out or f"benchmarks/results/prompt_check/{args.task}-{args.model}.jsonl")
+    items = (select_examples(args.task, split="train", seed=SPLIT_SEED, sample=args.n).examples if args.sample
+             else get_task(args.task, split="train", seed=SPLIT_SEED, limit=args.n).examples)
+    kind = "sample" if args.sample else "first"
+    out = Path(args.out or f"benchmarks/results/prompt_check/{args.task}-{args.model}-{kind}.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
     pool = Pool.load(args.pool)
     print(f"{args.task} / {args.model}: {len(items)} train items x {len(arms(roles))} arms -> {out}", file=sys.stderr)
@@ -191,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # throughput of this invocation (engine load included; cache hits make it look faster)
     n_new = sum(r["calls"] for r in new)
     t["this_run"] = {"calls": n_new, "elapsed_s": elapsed, "s_per_call": elapsed / n_new if n_new else None}
-    print(f"\n{args.task}, {args.model}, first {len(items)} train items (split seed {SPLIT_SEED}), greedy, "
+    print(f"\n{args.task}, {args.model}, {kind} {len(items)} train items (split seed {SPLIT_SEED}), greedy, "
           f"max_tokens {args.max_tokens}\n\n{text}\n\n{json.dumps(t)}")
     out.with_suffix(".summary.json").write_text(json.dumps({"task": args.task, "model": args.model, "n": len(items),
                                                             "table": data, "timing": t}, indent=2))

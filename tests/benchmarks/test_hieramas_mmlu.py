@@ -40,6 +40,15 @@ def test_uniform_selector_calls_and_the_eight_roles():
     assert s["test"] >= 150
 
 
+def test_the_items_are_a_seeded_sample_across_subjects():
+    hm = load_script()
+    test = hm.items("test", 150)
+    assert len(test) == 150 and len({e.meta["subject"] for e in test}) >= 40
+    assert set(e.id for e in hm.items("test", 50)) < set(e.id for e in test)  # a larger sample extends a smaller
+    train = {e.id for e in hm.items("train", 96)} | {e.id for e in hm.items("valid", 16)}
+    assert not train & {e.id for e in test}
+
+
 def test_dry_run_prints_the_estimate_and_runs_nothing(tmp_path, capsys):
     hm = load_script()
     (tmp_path / "pool.yaml").write_text(FAKE_POOL)
@@ -87,6 +96,8 @@ def test_smoke_plan_on_a_scripted_pool_runs_every_stage_then_skips_them(tmp_path
     assert alpha == 0.0 and json.loads((out / "ckpt" / "config.json").read_text())["config"]["reward"]["alpha"] == 0.5
     assert (out / "accuracy_cost.png").is_file() and (out / "stage1-ckpt.png").is_file()
     assert summary["topologies"]["ckpt"]["queries"] == 2
+    meta = json.loads((out / "runs" / "hieramas" / "meta.json").read_text())
+    assert meta["config"]["sample"] == 2 and json.loads((out / "ckpt" / "config.json").read_text())["config"]["sample"]
     capsys.readouterr()
 
     hm.main(args)  # everything finished: every stage is skipped, the report is rewritten

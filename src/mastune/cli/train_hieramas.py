@@ -37,6 +37,15 @@ def load_pool(spec: Optional[Path]):
     return Pool.load(spec)
 
 
+def load_split(task: str, path: Optional[Path], split: str, seed: int, n: Optional[int], sample: bool) -> list:
+    """The first n items of the seeded split, or (sample) a seeded random n of it in dataset order."""
+    if sample and n is not None:
+        from ..tasks.selection import select_examples
+
+        return select_examples(task, path=path, split=split, seed=seed, sample=n).examples
+    return get_task(task, path=path, split=split, seed=seed, limit=n).examples
+
+
 def hieramas(
     task: str = typer.Option("gsm8k", "--task", "-t", help="benchmark to train on (its seeded train split)"),
     pool: Optional[Path] = typer.Option(None, "--pool", help="pool config YAML (default: built-in local pool)"),
@@ -44,6 +53,8 @@ def hieramas(
     stage: str = typer.Option("all", "--stage", help="1 (selector), 2 (graph classifier) or all"),
     train_size: Optional[int] = typer.Option(None, "--train-size", help="first N items of the train split"),
     val_size: int = typer.Option(20, "--val-size", help="first N items of the valid split (stage-1 model selection)"),
+    sample: bool = typer.Option(False, "--sample", help="--train-size/--val-size take a seeded random N of the split "
+                                                        "instead of the first N (MMLU-Redux is sorted by subject)"),
     iterations: int = typer.Option(12, "--iterations", help="stage-1 REINFORCE iterations"),
     val_every: int = typer.Option(2, "--val-every", min=1, help="validate (argmax) every N iterations"),
     roles: Optional[str] = typer.Option(None, "--roles", help="comma-separated roles of the task family to use as "
@@ -94,7 +105,8 @@ def hieramas(
         if stage not in STAGES:
             raise ConfigError(f"--stage must be one of {', '.join(STAGES)}, got {stage!r}")
         cfg = TrainConfig(
-            task=task, seed=seed, split_seed=split_seed, train_size=train_size, val_size=val_size, embedder=embedder,
+            task=task, seed=seed, split_seed=split_seed, train_size=train_size, val_size=val_size, sample=sample,
+            embedder=embedder,
             roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None, proposers=proposers,
             iterations=iterations, batch_size=batch_size, lr=lr, steps_per_batch=steps_per_batch, baseline=baseline,
             temp_start=temp_start, temp_end=temp_end, val_every=val_every,
@@ -104,8 +116,9 @@ def hieramas(
             reward=RewardConfig(alpha=node_reward_weight), selector=SelectorConfig(allow_skip=skip),
         )
         the_pool = load_pool(pool)
-        train = get_task(task, path=data_path, split="train", seed=split_seed, limit=train_size).examples
-        val = get_task(task, path=data_path, split="valid", seed=split_seed, limit=val_size).examples if val_size else []
+        train, val = load_split(task, data_path, "train", split_seed, train_size, sample), []
+        if val_size:
+            val = load_split(task, data_path, "valid", split_seed, val_size, sample)
         opt = get_optimiser("hieramas")(cfg, stage=stage, stage2_size=stage2_size)
         with open_runner(runner_kind, the_pool, concurrency=concurrency, address=ray_address,
                          workers=workers) as runner, cli_settings(cache=not no_cache, verbose=verbose):

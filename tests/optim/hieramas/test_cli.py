@@ -91,3 +91,13 @@ def test_final_reward_only_ablation_and_the_new_training_options(tmp_path, monke
     assert r.exit_code == 1 and "must be in [0, 1]" in r.output
     r = CliRunner().invoke(app(), args("0", "--baseline", "median"))
     assert r.exit_code == 1 and "baseline must be one of" in r.output
+
+
+def test_sample_spreads_the_training_items_over_mmlus_subjects():
+    first = cli.load_split("mmlu-redux", None, "train", 0, 50, sample=False)
+    sample = cli.load_split("mmlu-redux", None, "train", 0, 50, sample=True)
+    subjects = lambda exs: {e.meta["subject"] for e in exs}  # noqa: E731
+    assert len(first) == len(sample) == 50
+    assert len(subjects(first)) <= 2 and len(subjects(sample)) >= 20  # the file is sorted by subject
+    small = cli.load_split("mmlu-redux", None, "train", 0, 20, sample=True)
+    assert {e.id for e in small} < {e.id for e in sample}  # a larger sample extends a smaller one

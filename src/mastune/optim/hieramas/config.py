@@ -21,7 +21,7 @@ from .selector import SelectorConfig
 _NESTED = {"runtime": RuntimeOptions, "reward": RewardConfig, "selector": SelectorConfig, "classifier": ClassifierConfig}
 # May change when a killed run is resumed or extended: they do not change what was already computed.
 # Values of options added later, for run folders saved before them (what those runs did).
-_LEGACY = {"steps_per_batch": 1, "baseline": "none", "roles": None}
+_LEGACY = {"steps_per_batch": 1, "baseline": "none", "roles": None, "sample": False}
 _RESUMABLE = {"iterations", "concurrency", "val_every", "k_dags", "top_positive", "classifier"}
 
 
@@ -32,6 +32,9 @@ class TrainConfig:
     split_seed: int = 0  # the dataset's seeded train/valid/test split (mastune.tasks.splits)
     train_size: int | None = None  # first N of the train split (None: all)
     val_size: int | None = 20  # first N of the valid split, for stage-1 model selection
+    # train_size/val_size take a seeded random N of the split (kept in dataset order) instead of the
+    # first N: the first N of MMLU-Redux are 2-3 subjects (the file is sorted by subject)
+    sample: bool = False
     embedder: str = "minilm"  # "minilm" (all-MiniLM-L6-v2) or "hash-DIM" (tests)
     roles: list[str] | None = None  # the family's roles to use as supernodes (None: all, in family order)
     proposers: int = 2
