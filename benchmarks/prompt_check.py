@@ -124,7 +124,8 @@ def table(rows: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     lines = ["| slot | n | right | accuracy | 95% CI | unparsed | shared with cot | cot only | slot only | McNemar p |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     data = []
-    for name, graded in by.items():
+    # cot first, then the roles in the order asked for (rows land in completion order)
+    for name, graded in sorted(by.items(), key=lambda kv: kv[0] != COT):
         res = {i: ok for i, (ok, _) in graded.items()}
         unparsed = sum(not parsed for _, parsed in graded.values())
         n, k = len(res), sum(res.values())
