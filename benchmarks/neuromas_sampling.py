@@ -135,7 +135,7 @@ async def main() -> None:
             t0 = time.perf_counter()
             await e.sync(policy)
             t1 = time.perf_counter()
-            await run(e, network, [(train[-1], 0)], args.temperature, 1, 1)  # the reload happens on the first call
+            await e.sample(policy.nodes[0], [{"role": "user", "content": "hi"}], 0.0, 1)  # the reload: on a first call
             sync_s, export_s = time.perf_counter() - t0, t1 - t0
             for a, other in engines.items():
                 if other is not e:

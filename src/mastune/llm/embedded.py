@@ -42,14 +42,18 @@ class EngineSpec:
     adapters: AdapterSet = field(default_factory=AdapterSet)  # LoRA adapters loaded on this base
     adapter_prompt_cache: bool = False  # reuse the prompt cache on adapter engines (see lora.py, slots.py)
     prefix_wait_chars: int = 0  # wait for a busy slot computing this much more shared prefix (slots.py)
+    # None: llama.cpp decides (on for CPU). Its CPU flash-attention kernel gives results that depend on
+    # how a prompt is split into evaluated chunks, so a reused prefix can flip a near-tie greedy token
+    # (measured on smollm2-135m with two adapters); off, reuse reproduced every full evaluation.
+    flash_attn: bool | None = None
     speculative: str = ""  # one of SPECULATIVE
 
     def same_engine_but_weights(self, other: "EngineSpec") -> bool:
         """Equal but for the adapters' weights: `other` is an older load of this engine."""
         return (self.path, self.n_parallel, self.ctx_per_slot, self.n_threads, self.verbose,
-                self.adapter_prompt_cache, self.prefix_wait_chars, self.speculative) == (
+                self.adapter_prompt_cache, self.prefix_wait_chars, self.flash_attn, self.speculative) == (
                     other.path, other.n_parallel, other.ctx_per_slot, other.n_threads, other.verbose,
-                    other.adapter_prompt_cache, other.prefix_wait_chars, other.speculative) \
+                    other.adapter_prompt_cache, other.prefix_wait_chars, other.flash_attn, other.speculative) \
             and self.adapters.same_files(other.adapters) and self.adapters != other.adapters
 
 
@@ -98,6 +102,9 @@ class Engine:
         p.cpuparams_batch.n_threads = threads
         p.verbosity = 3 if spec.verbose else -1  # llama.cpp is very chatty otherwise
         p.log_json = False
+        if spec.flash_attn is not None:
+            fa = xllamacpp.llama_flash_attn_type
+            p.flash_attn_type = fa.LLAMA_FLASH_ATTN_TYPE_ENABLED if spec.flash_attn else fa.LLAMA_FLASH_ATTN_TYPE_DISABLED
         if spec.speculative == "ngram":
             p.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
         if spec.adapters:
@@ -257,6 +264,7 @@ class EmbeddedLM(LM):
         adapter: str | None = None,
         adapter_prompt_cache: bool = False,
         prefix_wait_chars: int = 0,
+        flash_attn: bool | None = None,
         route_slots: bool = True,
         speculative: str = "",
         price: Price = Price(),
@@ -276,6 +284,7 @@ class EmbeddedLM(LM):
         self.adapter = adapter
         self.adapter_prompt_cache = adapter_prompt_cache
         self.prefix_wait_chars = int(prefix_wait_chars)
+        self.flash_attn = flash_attn
         if speculative not in SPECULATIVE:
             raise ConfigError(f"model {name!r}: speculative must be one of {SPECULATIVE!r} ('' = off), got {speculative!r}")
         self.route_slots = route_slots  # prefix-aware slot routing (see llm/slots.py)
@@ -309,7 +318,7 @@ class EmbeddedLM(LM):
         spec = EngineSpec(
             self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose,
             adapters if adapters is not None else self.adapters(), self.adapter_prompt_cache,
-            self.prefix_wait_chars, self.speculative,
+            self.prefix_wait_chars, self.flash_attn, self.speculative,
         )
         return get_engine(spec)
 

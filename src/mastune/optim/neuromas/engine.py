@@ -82,14 +82,17 @@ def adapter_lm(base_gguf: str | Path, adapters: Mapping[str, str] | None = None,
                n_parallel: int = 4, ctx_per_slot: int = 4096, n_threads: int = 0, prompt_reuse: bool = False,
                prefix_wait_chars: int = PREFIX_WAIT_CHARS) -> "EmbeddedLM":
     """One embedded model on the backbone, holding every node's adapter (chosen per call). `prompt_reuse`:
-    reuse a slot's prompt cache under the adapter that computed it (llm/slots.py). Off here (evaluation):
-    llama.cpp's CPU results depend on how a prompt is split into evaluated chunks, so a reused prefix can
-    flip a near-tie greedy token (tests/optim/neuromas/test_engine_sampler.py); training samples turn it on."""
+    reuse a slot's prompt cache under the adapter that computed it (llm/slots.py), with llama.cpp's flash
+    attention off: its CPU kernel's results depend on how a prompt is split into evaluated chunks, so with
+    it a reused prefix flipped near-tie greedy tokens (without it, reuse reproduces full evaluation:
+    tests/optim/neuromas/test_engine_sampler.py). Off here (evaluation keeps its engine settings);
+    the training sampler turns it on."""
     from ...llm.embedded import EmbeddedLM
 
     return EmbeddedLM(name, str(base_gguf), n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads,
                       adapters=dict(adapters or {}), max_concurrency=n_parallel, adapter_prompt_cache=prompt_reuse,
-                      prefix_wait_chars=prefix_wait_chars if prompt_reuse else 0)
+                      prefix_wait_chars=prefix_wait_chars if prompt_reuse else 0,
+                      flash_attn=False if prompt_reuse else None)
 
 
 class EngineSampler:
@@ -100,7 +103,7 @@ class EngineSampler:
     in reinforce.update)."""
 
     def __init__(self, base_gguf: str | Path, work_dir: str | Path, *, n_parallel: int = 4,
-                 ctx_per_slot: int = 4096, n_threads: int = 0, prompt_reuse: bool = True,
+                 ctx_per_slot: int = 2048, n_threads: int = 0, prompt_reuse: bool = True,
                  prefix_wait_chars: int = PREFIX_WAIT_CHARS) -> None:
         if not is_gguf(base_gguf):
             raise ConfigError(f"the engine sampler serves a .gguf backbone; {base_gguf} is not one "
