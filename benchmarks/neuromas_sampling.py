@@ -11,6 +11,8 @@ a different model and the engine must serve each request with its own adapter.
   two arms: `engine-full` evaluates every prompt in full (the engine before prompt
   reuse), `engine-reuse` reuses a slot's prompt cache under the adapter that computed
   it and waits for a busy slot computing its group's shared prefix (llm/slots.py);
+  `engine-reuse-ngram` adds llama.cpp's prompt-lookup speculative decoding (each
+  position still sampled from the target distribution, so the samples' law is the same);
 - transformers: `policy.model.generate` under each node's adapter (TransformersSampler,
   the training fallback: one sequence at a time, no batching across calls).
 A step's episodes as training draws them (optim/neuromas/train.py): --questions
@@ -126,7 +128,8 @@ async def main() -> None:
         for a in arms:
             if a.startswith("engine"):
                 engines[a] = EngineSampler(gguf, f"{work}/{a}", n_parallel=args.n_parallel, ctx_per_slot=2048,
-                                           prompt_reuse=a == "engine-reuse")
+                                           prompt_reuse=a.startswith("engine-reuse"),
+                                           speculative="ngram" if a.endswith("-ngram") else "")
                 await engines[a].sync(policy)
                 await run(engines[a], network, [(train[-1], 0)], args.temperature, 4, 1)  # load outside the timing
         if "engine-reuse" in engines:  # an update: new weights to serve; sync = export + convert, then reload

@@ -80,7 +80,7 @@ def state_gguf_adapters(states: Mapping[str, Mapping[str, Any]], alpha: float, b
 
 def adapter_lm(base_gguf: str | Path, adapters: Mapping[str, str] | None = None, *, name: str = "neuromas",
                n_parallel: int = 4, ctx_per_slot: int = 4096, n_threads: int = 0, prompt_reuse: bool = False,
-               prefix_wait_chars: int = PREFIX_WAIT_CHARS) -> "EmbeddedLM":
+               prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "") -> "EmbeddedLM":
     """One embedded model on the backbone, holding every node's adapter (chosen per call). `prompt_reuse`:
     reuse a slot's prompt cache under the adapter that computed it (llm/slots.py), with llama.cpp's flash
     attention off: its CPU kernel's results depend on how a prompt is split into evaluated chunks, so with
@@ -92,7 +92,7 @@ def adapter_lm(base_gguf: str | Path, adapters: Mapping[str, str] | None = None,
     return EmbeddedLM(name, str(base_gguf), n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads,
                       adapters=dict(adapters or {}), max_concurrency=n_parallel, adapter_prompt_cache=prompt_reuse,
                       prefix_wait_chars=prefix_wait_chars if prompt_reuse else 0,
-                      flash_attn=False if prompt_reuse else None)
+                      flash_attn=False if prompt_reuse else None, speculative=speculative)
 
 
 class EngineSampler:
@@ -104,14 +104,15 @@ class EngineSampler:
 
     def __init__(self, base_gguf: str | Path, work_dir: str | Path, *, n_parallel: int = 4,
                  ctx_per_slot: int = 2048, n_threads: int = 0, prompt_reuse: bool = True,
-                 prefix_wait_chars: int = PREFIX_WAIT_CHARS) -> None:
+                 prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "") -> None:
         if not is_gguf(base_gguf):
             raise ConfigError(f"the engine sampler serves a .gguf backbone; {base_gguf} is not one "
                               "(give --backbone a pool model name or a .gguf file, or use the transformers sampler)")
         self.base = str(Path(base_gguf).expanduser().resolve())
         self.dir = Path(work_dir)
         self.lm = adapter_lm(self.base, n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads,
-                             prompt_reuse=prompt_reuse, prefix_wait_chars=prefix_wait_chars)
+                             prompt_reuse=prompt_reuse, prefix_wait_chars=prefix_wait_chars,
+                             speculative=speculative)
         self.syncs = 0
         self.sync_s = 0.0  # time spent exporting + converting (benchmarks)
 
