@@ -11,7 +11,9 @@ serves stale weights:
 - the digest is in every request, and calls go with `use_cache=False` anyway;
 - a slot's prompt cache (KV) is reused only by a request under the same adapter
   (llm/slots.py routes every request of an adapter engine and tracks which adapter
-  computed each slot's KV); `prompt_reuse=False` turns reuse off altogether.
+  computed each slot's KV); `prompt_reuse=False` turns reuse off altogether. With
+  reuse, llama.cpp's flash attention is off: on CPU its results depend on how a
+  prompt is split into evaluated chunks (reuse then flipped near-tie greedy tokens).
 Why reuse pays: a step samples a group of G episodes per question, so a first-layer
 prompt repeats G times under the same adapter and every node's system + task
 prefix repeats within a group. With `prefix_wait_chars` a request waits for the
@@ -37,11 +39,11 @@ if TYPE_CHECKING:
     from ...llm.embedded import EmbeddedLM
     from .policy import AdapterPolicy
 
-# Request fields that make llama.cpp sample from softmax(logits / T) and nothing else.
 # A request waits for a busy slot computing a prompt that shares this many more characters with it
 # than any idle slot holds (a group's task: a navigate / MMLU question is a few hundred characters).
 PREFIX_WAIT_CHARS = 200
 
+# Request fields that make llama.cpp sample from softmax(logits / T) and nothing else.
 PLAIN_SAMPLING = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0,
                   "presence_penalty": 0.0, "frequency_penalty": 0.0}
 
