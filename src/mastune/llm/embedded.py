@@ -40,15 +40,20 @@ class EngineSpec:
     n_threads: int = 0  # 0 = the thread budget (threads.py); MASTUNE_THREADS overrides
     verbose: bool = False
     adapters: AdapterSet = field(default_factory=AdapterSet)  # LoRA adapters loaded on this base
-    adapter_prompt_cache: bool = False  # reuse the prompt cache on adapter engines (see lora.py)
+    adapter_prompt_cache: bool = False  # reuse the prompt cache on adapter engines (see lora.py, slots.py)
+    prefix_wait_chars: int = 0  # wait for a busy slot computing this much more shared prefix (slots.py)
+    # None: llama.cpp decides (on for CPU). Its CPU flash-attention kernel gives results that depend on
+    # how a prompt is split into evaluated chunks, so a reused prefix can flip a near-tie greedy token
+    # (measured on smollm2-135m with two adapters); off, reuse reproduced every full evaluation.
+    flash_attn: bool | None = None
     speculative: str = ""  # one of SPECULATIVE
 
     def same_engine_but_weights(self, other: "EngineSpec") -> bool:
         """Equal but for the adapters' weights: `other` is an older load of this engine."""
         return (self.path, self.n_parallel, self.ctx_per_slot, self.n_threads, self.verbose,
-                self.adapter_prompt_cache, self.speculative) == (
+                self.adapter_prompt_cache, self.prefix_wait_chars, self.flash_attn, self.speculative) == (
                     other.path, other.n_parallel, other.ctx_per_slot, other.n_threads, other.verbose,
-                    other.adapter_prompt_cache, other.speculative) \
+                    other.adapter_prompt_cache, other.prefix_wait_chars, other.flash_attn, other.speculative) \
             and self.adapters.same_files(other.adapters) and self.adapters != other.adapters
 
 
@@ -79,7 +84,7 @@ class Engine:
             self.budget.remove(id(self))
             raise
         self.pool = ThreadPoolExecutor(max_workers=spec.n_parallel, thread_name_prefix="mastune-engine")
-        self.router = SlotRouter(spec.n_parallel)
+        self.router = SlotRouter(spec.n_parallel, wait_chars=spec.prefix_wait_chars)
 
     @property
     def threads(self) -> int:
@@ -97,6 +102,9 @@ class Engine:
         p.cpuparams_batch.n_threads = threads
         p.verbosity = 3 if spec.verbose else -1  # llama.cpp is very chatty otherwise
         p.log_json = False
+        if spec.flash_attn is not None:
+            fa = xllamacpp.llama_flash_attn_type
+            p.flash_attn_type = fa.LLAMA_FLASH_ATTN_TYPE_ENABLED if spec.flash_attn else fa.LLAMA_FLASH_ATTN_TYPE_DISABLED
         if spec.speculative == "ngram":
             p.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
         if spec.adapters:
@@ -118,24 +126,33 @@ class Engine:
                 self._cv.notify_all()
 
     def _routed(self, request: dict[str, Any], route: bool) -> dict[str, Any]:
-        # A request that must not reuse the prompt cache (an adapter engine, lora.py) is never routed:
-        # routing forces reuse. With reuse allowed, the adapter is part of the prefix key, so a slot
-        # holding A's KV is never chosen for B on the grounds of a shared prefix.
-        if not route or "id_slot" in request or request.get("cache_prompt") is False:
-            return self.server.handle_chat_completions(request)
+        # Plain engines: reuse whatever prefix a slot holds (llama.cpp matches tokens, always valid).
+        # Adapter engines: a slot's KV is valid only under the adapter it was computed with, so every
+        # request goes through the router (which then knows what each slot holds), reuses a slot's
+        # cache only when the slot last held the same adapter selection, and never goes unrouted.
+        adapters = bool(self.spec.adapters)
+        if "id_slot" in request:  # the caller's slot: on an adapter engine, no reuse and its content unknown
+            if not adapters:
+                return self.server.handle_chat_completions(request)
+            try:
+                return self.server.handle_chat_completions({**request, "cache_prompt": False})
+            finally:
+                self.router.forget(int(request["id_slot"]))
+        if not route:
+            return self.server.handle_chat_completions({**request, "cache_prompt": False} if adapters else request)
         key = prompt_key(request.get("messages", ()))
-        if request.get("lora"):
-            key = repr([(x["id"], x["scale"]) for x in request["lora"]]) + "\n" + key
-        slot = self.router.acquire(key)
-        if slot is None:
+        tag = repr([(x["id"], x["scale"]) for x in request.get("lora", ())])
+        lease = self.router.acquire(key, tag, block=adapters)
+        if lease is None:
             return self.server.handle_chat_completions(request)
-        held = ""
+        held: str | None = None
         try:
-            resp = self.server.handle_chat_completions({**request, "id_slot": slot, "cache_prompt": True})
-            held = "" if "error" in resp else held_key(key, reply_text(resp))
+            reuse = (lease.reuse or not adapters) and request.get("cache_prompt") is not False
+            resp = self.server.handle_chat_completions({**request, "id_slot": lease.slot, "cache_prompt": reuse})
+            held = None if "error" in resp else held_key(key, reply_text(resp))
             return resp
         finally:
-            self.router.release(slot, held)
+            self.router.release(lease.slot, held, tag)
 
     def _enter(self) -> None:
         with self._cv:
@@ -246,6 +263,8 @@ class EmbeddedLM(LM):
         adapters: Mapping[str, str | Path] | None = None,
         adapter: str | None = None,
         adapter_prompt_cache: bool = False,
+        prefix_wait_chars: int = 0,
+        flash_attn: bool | None = None,
         route_slots: bool = True,
         speculative: str = "",
         price: Price = Price(),
@@ -264,6 +283,8 @@ class EmbeddedLM(LM):
                               f"{sorted(self.adapter_files)}")
         self.adapter = adapter
         self.adapter_prompt_cache = adapter_prompt_cache
+        self.prefix_wait_chars = int(prefix_wait_chars)
+        self.flash_attn = flash_attn
         if speculative not in SPECULATIVE:
             raise ConfigError(f"model {name!r}: speculative must be one of {SPECULATIVE!r} ('' = off), got {speculative!r}")
         self.route_slots = route_slots  # prefix-aware slot routing (see llm/slots.py)
@@ -296,7 +317,8 @@ class EmbeddedLM(LM):
     def engine(self, adapters: AdapterSet | None = None) -> Engine:
         spec = EngineSpec(
             self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose,
-            adapters if adapters is not None else self.adapters(), self.adapter_prompt_cache, self.speculative,
+            adapters if adapters is not None else self.adapters(), self.adapter_prompt_cache,
+            self.prefix_wait_chars, self.flash_attn, self.speculative,
         )
         return get_engine(spec)
 

@@ -12,13 +12,16 @@ Serving (`AdapterSet`) works around two llama.cpp server bugs:
 - adapters loaded "without apply" stay at scale 1 unless a request lists
   every adapter with an explicit scale: every request lists all of them, the
   chosen one at its scale and the others at 0;
-- a slot's cached prompt (KV) is reused across requests that select different
-  adapters: requests through an engine that holds adapters do not reuse the
-  prompt cache (`cache_prompt: false`), and the engine's RAM prompt cache is off.
-  The xllamacpp build pinned here measured correct with reuse on (a slot's KV
-  computed under A was not reused for B: cache_n 0), so
-  `adapter_prompt_cache=True` turns reuse back on; tests/llm/test_lora.py
-  checks A/B/A in both modes, so a build with the bug fails them.
+- a slot's cached prompt (KV) is valid only under the adapter it was computed
+  with: by default requests through an engine that holds adapters do not reuse
+  the prompt cache (`cache_prompt: false`), and the engine's RAM prompt cache is
+  off (it ignores adapters). `adapter_prompt_cache=True` turns reuse on, made
+  safe by the engine's slot router (llm/slots.py): every request on an adapter
+  engine is routed, and reuses a slot's cache only when the slot last held the
+  same adapter selection. (The xllamacpp build pinned here also clears a slot
+  itself when the selection changes; the router does not rely on it:
+  tests/llm/test_slots.py runs it against a server that does not.)
+  tests/llm/test_lora.py checks A/B/A on the engine in both modes.
 New weights need a new engine (llama.cpp reads adapters at load only): the
 engine key holds each adapter's file digest, so a rewritten file is a new load.
 """

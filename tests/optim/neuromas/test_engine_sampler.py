@@ -43,8 +43,9 @@ async def greedy(sampler, node):
 async def test_sync_serves_the_current_adapters_and_nothing_stale(policy, smollm_path, tmp_path):
     # cache_prompt off, as on adapter engines: an engine reused from earlier tests would otherwise reuse the
     # chat template's KV prefix, a different evaluation order whose float noise can flip a greedy token
-    base = (await EmbeddedLM("base", smollm_path).chat(MSGS, max_tokens=N, use_cache=False,
-                                                       cache_prompt=False)).text
+    # flash attention off, as the sampler's engine runs (it reuses prompts; see EngineSpec.flash_attn)
+    base = (await EmbeddedLM("base", smollm_path, flash_attn=False).chat(MSGS, max_tokens=N, use_cache=False,
+                                                                         cache_prompt=False)).text
     s = EngineSampler(smollm_path, tmp_path / "eng")
     with pytest.raises(ConfigError, match="sync"):
         await s.sample("out", MSGS, 0.0, N)
@@ -97,3 +98,41 @@ async def test_requests_are_plain_temperature_and_name_the_node(tmp_path):
     assert {k: req[k] for k in PLAIN_SAMPLING} == PLAIN_SAMPLING and req["top_k"] == 0 and req["min_p"] == 0.0
     with pytest.raises(ConfigError, match="serves a .gguf backbone"):
         EngineSampler(tmp_path, tmp_path / "eng")
+
+
+TASK = ("Task:\nIf you follow these instructions, do you return to the starting point?\n\nAlways face forward. "
+        "Take 10 steps forward. Take 4 steps backward. Take 6 steps forward.\n\nA. True\nB. False\n\n")
+
+
+def node_prompt(node, tail):
+    return [{"role": "system", "content": f"You are {node}, a node of a layered network of language-model agents."},
+            {"role": "user", "content": TASK + tail}]
+
+
+@pytest.mark.engine
+async def test_prompt_reuse_changes_no_greedy_output_across_interleaved_adapters(policy, smollm_path, tmp_path):
+    """The correctness gate of prompt reuse: the same interleaved calls (two adapters, repeated prompts,
+    shared task prefixes, the other adapter's prompt on the same text) give the same greedy replies with
+    reuse on as with every prompt evaluated in full on the same engine settings; and reuse really happened.
+    (With llama.cpp's flash attention on, replies 1, 3, 4, 6 and 7 differed here: see EngineSpec.flash_attn.)"""
+    set_b(policy, "out", 0.2)
+    set_b(policy, "h1_0", 0.1)
+    calls = [("h1_0", "Write your message."), ("h1_0", "Write your message."), ("out", "Write your message."),
+             ("h1_0", "Write your message."), ("out", "[node 1] Go back.\n\nAnswer."), ("out", "[node 1] Stay.\n\nAnswer."),
+             ("h1_0", "Write your message."), ("out", "[node 1] Go back.\n\nAnswer."), ("h1_0", "[node 1] x\n\nAnswer.")]
+    replies = {}
+    for reuse in (False, True):
+        s = EngineSampler(smollm_path, tmp_path / f"reuse-{reuse}", n_parallel=2, ctx_per_slot=1024,
+                          prompt_reuse=reuse)
+        s.lm.flash_attn = False  # the reuse-off reference on the reuse engine's settings (reuse turns it off)
+        await s.sync(policy)
+        got = [await s.sample(node, node_prompt(node, tail), 0.0, N) for node, tail in calls]
+        replies[reuse] = [g.text for g in got]
+        evaluated = sum(g.prompt_evaluated for g in got)
+        total = sum(g.prompt_tokens for g in got)
+        assert (evaluated < total / 2) if reuse else (evaluated == total)
+        await s.aclose()
+    assert replies[True] == replies[False]
+    assert replies[False][0] != replies[False][2]  # the two adapters really differ on the same prompt
+    set_b(policy, "out", 0.0)
+    set_b(policy, "h1_0", 0.0)

@@ -9,8 +9,17 @@ serves stale weights:
 - an adapter file's digest is part of the engine key (mastune.llm.lora): new
   files mean a new engine load, the old one closes once its calls are done;
 - the digest is in every request, and calls go with `use_cache=False` anyway;
-- requests through an engine with adapters do not reuse the prompt cache (a slot's
-  KV computed under one adapter must not serve another).
+- a slot's prompt cache (KV) is reused only by a request under the same adapter
+  (llm/slots.py routes every request of an adapter engine and tracks which adapter
+  computed each slot's KV); `prompt_reuse=False` turns reuse off altogether. With
+  reuse, llama.cpp's flash attention is off: on CPU its results depend on how a
+  prompt is split into evaluated chunks (reuse then flipped near-tie greedy tokens).
+Why reuse pays: a step samples a group of G episodes per question, so a first-layer
+prompt repeats G times under the same adapter and every node's system + task
+prefix repeats within a group. With `prefix_wait_chars` a request waits for the
+busy slot computing its group's shared prefix rather than evaluating it again on
+another slot: on a CPU-bound engine prefill is the larger cost and batched
+decoding gains little (benchmarks/neuromas_sampling.py measures both).
 Sampling is plain temperature (top-k 0, top-p 1, min-p 0; llama.cpp's defaults
 would cut the tail): the learner scores the samples under softmax(logits / T),
 so anything else would be off-policy.
@@ -29,6 +38,10 @@ from .sampler import Sampled
 if TYPE_CHECKING:
     from ...llm.embedded import EmbeddedLM
     from .policy import AdapterPolicy
+
+# A request waits for a busy slot computing a prompt that shares this many more characters with it
+# than any idle slot holds (a group's task: a navigate / MMLU question is a few hundred characters).
+PREFIX_WAIT_CHARS = 200
 
 # Request fields that make llama.cpp sample from softmax(logits / T) and nothing else.
 PLAIN_SAMPLING = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0,
@@ -68,12 +81,20 @@ def state_gguf_adapters(states: Mapping[str, Mapping[str, Any]], alpha: float, b
 
 
 def adapter_lm(base_gguf: str | Path, adapters: Mapping[str, str] | None = None, *, name: str = "neuromas",
-               n_parallel: int = 4, ctx_per_slot: int = 4096, n_threads: int = 0) -> "EmbeddedLM":
-    """One embedded model on the backbone, holding every node's adapter (chosen per call)."""
+               n_parallel: int = 4, ctx_per_slot: int = 4096, n_threads: int = 0, prompt_reuse: bool = False,
+               prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "") -> "EmbeddedLM":
+    """One embedded model on the backbone, holding every node's adapter (chosen per call). `prompt_reuse`:
+    reuse a slot's prompt cache under the adapter that computed it (llm/slots.py), with llama.cpp's flash
+    attention off: its CPU kernel's results depend on how a prompt is split into evaluated chunks, so with
+    it a reused prefix flipped near-tie greedy tokens (without it, reuse reproduces full evaluation:
+    tests/optim/neuromas/test_engine_sampler.py). Off here (evaluation keeps its engine settings);
+    the training sampler turns it on."""
     from ...llm.embedded import EmbeddedLM
 
     return EmbeddedLM(name, str(base_gguf), n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads,
-                      adapters=dict(adapters or {}), max_concurrency=n_parallel)
+                      adapters=dict(adapters or {}), max_concurrency=n_parallel, adapter_prompt_cache=prompt_reuse,
+                      prefix_wait_chars=prefix_wait_chars if prompt_reuse else 0,
+                      flash_attn=False if prompt_reuse else None, speculative=speculative)
 
 
 class EngineSampler:
@@ -84,13 +105,16 @@ class EngineSampler:
     in reinforce.update)."""
 
     def __init__(self, base_gguf: str | Path, work_dir: str | Path, *, n_parallel: int = 4,
-                 ctx_per_slot: int = 4096, n_threads: int = 0) -> None:
+                 ctx_per_slot: int = 2048, n_threads: int = 0, prompt_reuse: bool = True,
+                 prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "") -> None:
         if not is_gguf(base_gguf):
             raise ConfigError(f"the engine sampler serves a .gguf backbone; {base_gguf} is not one "
                               "(give --backbone a pool model name or a .gguf file, or use the transformers sampler)")
         self.base = str(Path(base_gguf).expanduser().resolve())
         self.dir = Path(work_dir)
-        self.lm = adapter_lm(self.base, n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads)
+        self.lm = adapter_lm(self.base, n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads,
+                             prompt_reuse=prompt_reuse, prefix_wait_chars=prefix_wait_chars,
+                             speculative=speculative)
         self.syncs = 0
         self.sync_s = 0.0  # time spent exporting + converting (benchmarks)
 
@@ -121,7 +145,8 @@ class EngineSampler:
                               f"{sorted(self.lm.adapter_files) or 'none'}); call sync(policy) first")
         c = await self.lm.chat(messages, adapter=node, max_tokens=max_tokens, temperature=temperature, seed=seed,
                                use_cache=False, **PLAIN_SAMPLING)
-        return Sampled(c.text, c.finish_reason != "length", c.usage.prompt_tokens, c.usage.completion_tokens)
+        return Sampled(c.text, c.finish_reason != "length", c.usage.prompt_tokens, c.usage.completion_tokens,
+                       prompt_evaluated=c.usage.prompt_evaluated)
 
     async def aclose(self) -> None:
         await self.lm.close()

@@ -28,6 +28,7 @@ class Sampled:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     token_ids: tuple[int, ...] | None = field(default=None, compare=False)  # incl. the end token when finished
+    prompt_evaluated: int | None = field(default=None, compare=False)  # prompt tokens computed (not cache hits)
 
 
 @runtime_checkable
