@@ -47,6 +47,27 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.fixture
+def settled():
+    """`await settled(fn)`: fn() once every Ray actor answers (a killed one may still be restarting)."""
+    async def call(fn, timeout_s: float = 60.0):
+        import asyncio
+        import time
+
+        import ray
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return fn()
+            except (ray.exceptions.ActorUnavailableError, ray.exceptions.RayActorError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.25)
+
+    return call
+
+
 @pytest.fixture(scope="session")
 def smollm_path():
     from mastune.models.pull import pull

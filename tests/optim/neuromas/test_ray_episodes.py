@@ -109,21 +109,7 @@ async def test_a_stale_job_is_refused_and_remade_with_the_current_version(worker
             await src.sync(b"x", 0)
 
 
-async def settled_states(src, timeout_s=60.0):
-    """Worker states once every actor answers (a killed one may still be restarting)."""
-    import asyncio
-
-    import ray
-
-    for _ in range(int(timeout_s / 0.25)):
-        try:
-            return src.worker_states()
-        except (ray.exceptions.ActorUnavailableError, ray.exceptions.RayActorError):
-            await asyncio.sleep(0.25)
-    raise AssertionError("a worker did not come back")
-
-
-async def test_a_killed_worker_loses_no_episode(workers_see_the_fakes):
+async def test_a_killed_worker_loses_no_episode(workers_see_the_fakes, settled):
     import asyncio
     import os
     import signal
@@ -143,7 +129,7 @@ async def test_a_killed_worker_loses_no_episode(workers_see_the_fakes):
             raise AssertionError("the victim worker never had an episode in flight")
         os.kill(victim, signal.SIGKILL)
         eps = await running
-        assert src.lost >= 1 and victim not in {s["pid"] for s in await settled_states(src)}  # restarted by Ray
+        assert src.lost >= 1 and victim not in {s["pid"] for s in await settled(src.worker_states)}  # restarted by Ray
     assert [e.example_id for e in eps] == [r.example.id for r in requests]  # every episode, once, in order
     local = ScriptedSampler(SCRIPTS)
     from mastune.optim.neuromas.episode import forward
