@@ -1,6 +1,7 @@
-"""Tiny models: one torch thread is faster than fighting over 2 shared cores."""
+"""Optimiser tests train tiny models: one torch thread is faster than fighting over 2 shared cores."""
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(autouse=True)
