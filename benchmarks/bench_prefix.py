@@ -73,7 +73,7 @@ def build(system: str, model: str, route: bool, max_tokens: int, prompt_layout: 
     # hieramas-fixed keeps its mixed assignments on the 0.5B default; any other model fills every slot
     single = None if (system == "hieramas-fixed" and model == "qwen2.5-coder-0.5b") else model
     options: dict = {"max_tokens": max_tokens}
-    if prompt_layout != "text" and system not in ("collab", "cot"):  # no predecessors to lay out there
+    if system not in ("collab", "cot"):  # no predecessors to lay out there; elsewhere always explicit
         options["prompt_layout"] = prompt_layout
     return build_system(resolve_spec(system, model=single, options=options), pool)
 

@@ -22,7 +22,11 @@ def role_of(messages):
 
 
 def seen_in(messages):
-    return sorted(re.findall(r"^Agent (.+?) said:$", messages[-1]["content"], re.M))
+    """Whose outputs a call was shown, in either prompt layout: 'Agent X said' blocks in the user turns
+    (text) and the authors of earlier assistant turns (transcript: a predecessor's conversation)."""
+    authors = [re.match(r"(.+?) saw ", m["content"]).group(1) for m in messages if m["role"] == "assistant"]
+    quoted = [x for m in messages if m["role"] == "user" for x in re.findall(r"^Agent (.+?) said:$", m["content"], re.M)]
+    return sorted(authors + quoted)
 
 
 def echo(answers=None, default="7"):
@@ -52,11 +56,13 @@ def test_yaml_round_trip(name, tmp_path):
     assert load_config(tmp_path / "s.yaml") == cfg
 
 
+@pytest.mark.parametrize("layout", [None, "text"])  # None: the system's default prompt layout (transcript)
 @pytest.mark.parametrize("name", BUILTINS)
 @pytest.mark.parametrize("family", ["math", "code", "mcq"])
-async def test_every_system_runs_and_nodes_see_exactly_their_predecessors(name, family):
+async def test_every_system_runs_and_nodes_see_exactly_their_predecessors(name, family, layout):
     lm = FakeLM("m", fn=echo())
-    system = load_system(name, pool_of(lm), model="m")
+    kw = {"prompt_layout": layout} if layout and hasattr(load_config(name), "prompt_layout") else {}
+    system = load_system(name, pool_of(lm), model="m", **kw)
     result = await system.run("What is 3+4?", family)
     trace = result.trace
     assert result.calls == len(trace.calls) == len(lm.requests) > 0
