@@ -37,9 +37,9 @@ def neuromas_config(*, task: str, backbone: str, layers: str, grow_from: Optiona
                     questions_per_step: int, group_size: int, baseline: str, temperature: float, max_tokens: int,
                     eval_max_tokens: int, train_size: Optional[int], val_size: int, val_every: int, seed: int,
                     split_seed: int, concurrency: int, device: str, single_llm: bool) -> Any:
-    """The flags as a NeuroMASConfig (the backbone name resolved to its file)."""
+    """The flags as a NeuroMASConfig (the backbone pulled; a pool model recorded by name)."""
     from ..optim.neuromas import NeuroMASConfig, single_llm_config
-    from ..optim.neuromas.engine import resolve_backbone
+    from ..optim.neuromas.engine import portable_backbone, resolve_backbone
 
     if episodes is not None and steps is not None:
         raise ConfigError("give --episodes (a total budget) or --steps, not both")
@@ -53,7 +53,7 @@ def neuromas_config(*, task: str, backbone: str, layers: str, grow_from: Optiona
             raise ConfigError(f"--episodes must be at least 1, got {episodes}")
         steps = math.ceil(episodes / per_step)
     cfg = NeuroMASConfig(
-        backbone=resolve_backbone(backbone), task=task, split_seed=split_seed, train_size=train_size,
+        backbone=portable_backbone(resolve_backbone(backbone)), task=task, split_seed=split_seed, train_size=train_size,
         val_size=val_size, layers=layers, rank=rank, alpha=alpha,
         target_modules=tuple(t.strip() for t in targets.split(",") if t.strip()), grow_from=grow_from, seed=seed,
         steps=steps if steps is not None else 10, questions_per_step=questions_per_step, group_size=group_size,

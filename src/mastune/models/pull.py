@@ -47,6 +47,14 @@ def cached_path(model: LocalModel) -> Path:
     return models_dir() / model.name / model.filename
 
 
+def cached_name(path: str | Path) -> str | None:
+    """The pool model whose cached file `path` is (None for any other file): what a saved run
+    records instead of this machine's cache path."""
+    p = Path(path).expanduser().resolve()
+    model = resolve(p.parent.name)
+    return model.name if model is not None and cached_path(model).resolve() == p else None
+
+
 def is_gguf(path: Path) -> bool:
     """A GGUF header: magic, a known version, and tensor / metadata counts a real file can hold."""
     try:

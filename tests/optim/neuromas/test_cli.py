@@ -1,5 +1,7 @@
 """`mastune train neuromas` flags -> NeuroMASConfig (via --print-config: nothing is loaded or trained)."""
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -35,10 +37,16 @@ def test_flags_map_onto_the_config(tiny_model):
     assert cfg.grow_from == "ckpt/small"
 
 
-def test_defaults_episode_budget_and_pool_model_backbone(smollm_path):
+def test_defaults_episode_budget_and_pool_model_backbone(smollm_path, tmp_path):
     cfg, sampler = config("--backbone", "smollm2-135m", "--episodes", "33")
-    assert sampler == "engine" and cfg.backbone.endswith(".gguf") and cfg.backbone == str(__import__("pathlib")
-                                                                                          .Path(smollm_path).resolve())
+    # a pool model is recorded by name (a saved run names no path of this machine) and found again
+    assert sampler == "engine" and cfg.backbone == "smollm2-135m"
+    assert cfg.backbone_file == str(Path(smollm_path).resolve())
+    cfg.save(tmp_path)
+    assert str(Path(smollm_path).parent) not in (tmp_path / "config.json").read_text()
+    # a run saved with the file's path (before names were recorded) still resumes
+    assert cfg.differences(dataclasses.replace(cfg, backbone=str(Path(smollm_path).resolve()))) == []
+    assert cfg.differences(dataclasses.replace(cfg, backbone="qwen2.5-coder-0.5b")) != []
     assert cfg.layers == (1, 1) and cfg.rank == 8 and cfg.target_modules == ("q_proj", "k_proj", "v_proj", "o_proj")
     assert cfg.steps == 3  # ceil(33 / (4 questions x 4 samples))
     assert (cfg.max_tokens, cfg.eval_max_tokens, cfg.baseline) == (200, 200, "loo")

@@ -68,7 +68,9 @@ class NetworkMeta:
     @classmethod
     def of(cls, policy: AdapterPolicy, layers: list[int], prompt_fingerprint: str, backbone_hash: str,
            info: dict | None = None) -> "NetworkMeta":
-        return cls(policy.backbone, backbone_hash, list(layers), policy.lora.rank, policy.lora.lora_alpha,
+        from .engine import portable_backbone
+
+        return cls(portable_backbone(policy.backbone), backbone_hash, list(layers), policy.lora.rank, policy.lora.lora_alpha,
                    list(policy.lora.target_modules), prompt_fingerprint, list(policy.nodes), dict(info or {}))
 
 

@@ -66,6 +66,13 @@ class NeuroMASConfig:
         return LoraSpec(self.rank, self.target_modules, self.alpha)
 
     @property
+    def backbone_file(self) -> str:
+        """The backbone's folder or .gguf file on this machine (a pool name is pulled if needed)."""
+        from .engine import resolve_backbone
+
+        return resolve_backbone(self.backbone)
+
+    @property
     def episodes_per_step(self) -> int:
         return self.questions_per_step * self.group_size
 
@@ -96,7 +103,10 @@ class NeuroMASConfig:
 
     def differences(self, other: "NeuroMASConfig") -> list[str]:
         """Fields whose change makes resuming `other`'s run with this config wrong."""
+        from .engine import portable_backbone
+
         a, b = self.to_dict(), other.to_dict()
+        a["backbone"], b["backbone"] = portable_backbone(a["backbone"]), portable_backbone(b["backbone"])
         return [f"{k}: run has {b[k]!r}, now {a[k]!r}" for k in a if k not in _RESUMABLE and a[k] != b[k]]
 
 

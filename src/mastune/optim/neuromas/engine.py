@@ -63,6 +63,16 @@ def resolve_backbone(name_or_path: str) -> str:
     return str(gguf_file(name_or_path).resolve())
 
 
+def portable_backbone(name_or_path: str) -> str:
+    """What configs and checkpoints record: a pool model's name for its cached file (no machine path
+    in a saved run; resolve_backbone finds or pulls it again), any other path as is."""
+    from ...models.pull import cached_name
+
+    if not Path(name_or_path).expanduser().exists():
+        return name_or_path  # a name already (or a missing path: its own error later)
+    return cached_name(name_or_path) or name_or_path
+
+
 def write_gguf_adapters(peft_dirs: Mapping[str, Path], base_gguf: str | Path, out_dir: str | Path) -> dict[str, str]:
     """peft folders -> OUT/<node>.gguf (each rewritten atomically: a reader sees the old or the new file)."""
     from ...llm.lora import peft_to_gguf

@@ -62,8 +62,8 @@ def sampler_kind(cfg: NeuroMASConfig, sampler: str) -> str:
     if sampler not in SAMPLERS:
         raise ConfigError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
     if sampler == "auto":
-        return "engine" if is_gguf(cfg.backbone) else "transformers"
-    if sampler == "engine" and not is_gguf(cfg.backbone):
+        return "engine" if is_gguf(cfg.backbone_file) else "transformers"
+    if sampler == "engine" and not is_gguf(cfg.backbone_file):
         raise ConfigError(f"--sampler engine serves a .gguf backbone; {cfg.backbone} is not one "
                           "(give a pool model name or a .gguf file, or use --sampler transformers)")
     return sampler
@@ -101,7 +101,7 @@ class NeuroMASOptimiser(Optimiser):
             episodes = ray_episodes(cfg, out, slots, address=self.ray_address, workers=self.workers)
             await episodes.sync(policy, 0)  # fresh adapters (B = 0); a resume or growth publishes again
         elif self.sampler_kind == "engine":
-            sampler = EngineSampler(cfg.backbone, out / ENGINE_DIR, n_parallel=slots)
+            sampler = EngineSampler(cfg.backbone_file, out / ENGINE_DIR, n_parallel=slots)
             await sampler.sync(policy)  # fresh adapters (B = 0); a resume or growth syncs again
         try:
             self.result = await train_network(cfg, trainset, validset, out, policy=policy, sampler=sampler,
@@ -136,6 +136,7 @@ def ray_episodes(cfg: NeuroMASConfig, out: Path, slots: int, *, address: str | N
     from .checkpoint import backbone_sha256
     from .ray_episodes import EngineOnWorker, GgufExport, RayEpisodes
 
-    return RayEpisodes(EngineOnWorker(cfg.backbone, backbone_sha256(cfg.backbone), n_parallel=slots),
-                       GgufExport(cfg.backbone, str(out / ENGINE_DIR)), workers=workers, address=address,
+    bb = cfg.backbone_file
+    return RayEpisodes(EngineOnWorker(bb, backbone_sha256(bb), n_parallel=slots),
+                       GgufExport(bb, str(out / ENGINE_DIR)), workers=workers, address=address,
                        concurrency=cfg.concurrency)

@@ -176,13 +176,14 @@ def build_neuromas_system(checkpoint: str | Path, pool: PoolLike, *, serve: str 
     digest = file_digest(path)
     if serve == "auto":
         names = set(pool_names(pool))
-        serve = "pool" if all(n in names for n in network.ids) else "engine" if is_gguf(backbone or meta.backbone) \
+        serve = "pool" if all(n in names for n in network.ids) \
+            else "engine" if is_gguf(resolve_backbone(backbone or meta.backbone)) \
             else "transformers"
     common = dict(prompt_fp=meta.prompt_fingerprint, max_tokens=max_tokens, serve=serve,
                   fingerprint={"checkpoint": digest, "layers": list(meta.layers), "serve": serve})
     if serve == "pool":  # the served adapters are the server's: not checkable from here
         return NeuroMASSystem(network, pool, {n: (n, {}) for n in network.ids}, **common)
-    bb = resolve_backbone(backbone) if backbone else meta.backbone
+    bb = resolve_backbone(backbone or meta.backbone)
     if serve == "engine":
         from .engine import adapter_lm, state_gguf_adapters
 

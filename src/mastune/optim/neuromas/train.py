@@ -64,7 +64,7 @@ class TrainResult:
 
 def build_policy(cfg: NeuroMASConfig, loaded: tuple[Any, Any] | None = None) -> AdapterPolicy:
     """One adapter per node of cfg.layers on the backbone (fresh: every B = 0)."""
-    return AdapterPolicy(cfg.backbone, node_ids(cfg.layers), cfg.lora, seed=cfg.seed, device=cfg.device,
+    return AdapterPolicy(cfg.backbone_file, node_ids(cfg.layers), cfg.lora, seed=cfg.seed, device=cfg.device,
                          loaded=loaded)
 
 
@@ -146,11 +146,11 @@ async def _train(cfg: NeuroMASConfig, train: list[Example], valid: list[Example]
     if list(policy.nodes) != node_ids(cfg.layers) or policy.lora.to_dict() != cfg.lora.to_dict():
         raise ConfigError(f"the policy (nodes {policy.nodes}, {policy.lora}) was not built for this config "
                           f"(layers {list(cfg.layers)}, {cfg.lora})")
-    if Path(policy.backbone).expanduser().resolve() != Path(cfg.backbone).expanduser().resolve():
+    if Path(policy.backbone).expanduser().resolve() != Path(cfg.backbone_file).resolve():
         raise ConfigError(f"the policy runs backbone {policy.backbone}, the config names {cfg.backbone}")
     source = episodes or LocalEpisodes(sampler or TransformersSampler(policy), cfg.concurrency)
     network = layered_network(cfg.layers)
-    bb_hash, fp = backbone_sha256(cfg.backbone), task_fingerprint([*train, *valid])
+    bb_hash, fp = backbone_sha256(cfg.backbone_file), task_fingerprint([*train, *valid])
     data = {"train": {"n": len(train), "sha256": ids_sha256(e.id for e in train)},
             "valid": {"n": len(valid), "sha256": ids_sha256(e.id for e in valid)}}
     saved = _check_same_run(cfg, out, bb_hash, fp, data)
@@ -264,7 +264,9 @@ def load_trained(path: str | Path, *, backbone: str | Path | None = None, answer
     p = Path(path)
     p = p / BEST_FILE if p.is_dir() else p
     _, meta, _ = load_network(p)
-    bb = str(backbone or meta.backbone)
+    from .engine import resolve_backbone
+
+    bb = resolve_backbone(str(backbone or meta.backbone))
     fp = prompt_fingerprint(answer_format) if answer_format is not None else None
     adapters, meta, _ = load_network(p, backbone_sha256=backbone_sha256(bb), prompt_fingerprint=fp)
     policy = AdapterPolicy(bb, meta.nodes, LoraSpec(meta.rank, tuple(meta.target_modules), meta.alpha),
