@@ -32,6 +32,16 @@ async def test_supernode_proposers_then_synthesiser():
     for c in rt.trace.calls[:2]:
         assert "Agent Inspector said:\nlooks fine" in c.messages[-1]["content"]
     assert out.text == "draft by c \\boxed{4}" and out.answer == "4"
+    assert "Several drafts were written" in synth_prompt and "Check the drafts critically" in synth_prompt
+
+
+async def test_a_supernode_with_one_proposer_is_told_of_one_draft():
+    models = {name: FakeLM(name, fn=lambda m, r, n=name: f"draft by {n} \\boxed{{4}}") for name in "ac"}
+    rt = runtime(models)
+    await run_agent(rt, Node("solver", role="Math Solver", prompt="role", models=["a"], synthesiser="c"), [])
+    synth_prompt = rt.trace.calls[1].messages[-1]["content"]
+    assert "A draft was written" in synth_prompt and "Check the draft critically" in synth_prompt
+    assert "Several" not in synth_prompt and "Draft 1:\ndraft by a" in synth_prompt
 
 
 async def test_plain_agent_is_one_call_and_non_answering_roles_extract_nothing():

@@ -13,7 +13,7 @@ FAKE_POOL = """
 models:
   - name: cheap
     backend: fake
-    fake: {reply: "I think so. The answer is A", rules: [{contains: "Several drafts", reply: "Checked. The answer is B"}]}
+    fake: {reply: "I think so. The answer is A", rules: [{contains: "critically and write", reply: "Checked. The answer is B"}]}
     price: {input: 0.01, output: 0.01}
   - name: dear
     backend: fake

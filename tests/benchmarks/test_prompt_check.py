@@ -27,7 +27,7 @@ def scripted(calls):
     def reply(messages, request):
         text = "\n".join(m["content"] for m in messages)
         calls.append(text)
-        if "Several drafts" in text:
+        if "critically and write" in text:  # a synthesiser, of one draft or several
             return "The drafts disagree; checking. The answer is B"
         if "as the Lawyer" in text:
             return "I cannot tell."

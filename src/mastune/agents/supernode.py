@@ -28,7 +28,8 @@ async def run_agent(rt: Runtime, node: Node, inputs: list[tuple[Node, NodeOutput
             rt.call(node.id, f"proposer {i}", m, prompt, max_tokens=max_tokens, temperature=temperature)
             for i, m in enumerate(node.models)
         )
-        synth = node_prompt(node, inputs, node.params.get("synth_prompt", "synthesise"), question=rt.question,
+        template = node.params.get("synth_prompt") or ("synthesise" if len(proposals) > 1 else "synthesise_one")
+        synth = node_prompt(node, inputs, template, question=rt.question,
                             family_name=rt.family, proposals=proposals, answers=node.answers)
         max_tokens, temperature = gen_params(node.params)
         text = await rt.call(node.id, "synthesiser", node.synthesiser, synth, max_tokens=max_tokens,

@@ -54,3 +54,41 @@ def test_train_two_steps_then_eval_and_run(smollm_path, tmp_path):
     assert r.exit_code == 0, r.output
     rec = json.loads(r.output.strip().splitlines()[-1])
     assert rec["calls"] == 2 and rec["what"] == "system neuromas"
+
+
+def train(out, *extra):
+    r = runner.invoke(app, ["train", "neuromas", "--task", "navigate", "--backbone", "smollm2-135m", "--out", str(out),
+                            "--steps", "1", "--questions-per-step", "1", "--group-size", "2", "--max-tokens", "8",
+                            "--eval-max-tokens", "8", "--train-size", "4", "--val-size", "1", "--val-every", "1",
+                            "--concurrency", "2", "--device", "cpu", *extra])
+    assert r.exit_code == 0, r.output
+    assert "(engine sampler)" in r.output
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_growth_on_the_engine_serves_the_trained_adapters_and_keeps_them(smollm_path, tmp_path):
+    """Width growth 1 -> 2 with rollouts on the engine: the grown run's engine serves all three
+    adapters (the kept ones and the new one), and at lr 0 its checkpoint still holds the small
+    network's trained adapters bit for bit and the new node at B = 0."""
+    import torch
+
+    from mastune.optim.neuromas import load_network
+
+    train(tmp_path / "small", "--layers", "1", "--lr", "1e-2")
+    log = train(tmp_path / "grown", "--layers", "2", "--grow-from", str(tmp_path / "small"), "--lr", "0")
+    growth = json.loads((tmp_path / "grown" / "config.json").read_text())["growth"]
+    assert growth["mapping"] == {"h1_0": "h1_0", "out": "out"}
+    for node in ("h1_0", "h1_1", "out"):  # every node's call went through the engine under its adapter
+        st = log[0]["nodes"][node]
+        assert st["skipped"] or st["prompt_mismatch"] == 0
+    assert sorted(p.name for p in (tmp_path / "grown" / "engine" / "gguf").iterdir()) == \
+        ["h1_0.gguf", "h1_1.gguf", "out.gguf"]
+    small, _, _ = load_network(tmp_path / "small" / "best.pt")
+    grown, _, _ = load_network(tmp_path / "grown" / "best.pt")
+    moved = [k for k, v in small["out"].items() if "lora_B" in k and torch.count_nonzero(v) > 0]
+    assert moved, "the small run's update did not move its output adapter: nothing to keep"
+    for node in ("h1_0", "out"):
+        for k, v in small[node].items():
+            assert torch.equal(grown[node][k], v), (node, k)
+    assert all(torch.count_nonzero(v) == 0 for k, v in grown["h1_1"].items() if "lora_B" in k)
