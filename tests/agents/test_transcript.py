@@ -62,15 +62,12 @@ async def test_full_graph_successors_continue_the_conversation():
     assert order[-1].messages[-1]["content"].startswith("You make the final decision")
 
 
-async def test_transcript_is_the_default_and_text_stays_available():
-    transcript = await run("full", "transcript")
-    default = await load_system("full", {"m": FakeLM("m", fn=reply)}, model="m").run("What is 3+4?", "math")
-    assert [c.messages for c in transcript.calls] == [c.messages for c in default.trace.calls]
-    assert default.trace.topology.node("decision").params["prompt_layout"] == "transcript"
+async def test_text_layout_is_unchanged_by_default():
     text = await run("full", "text")
+    default = await load_system("full", {"m": FakeLM("m", fn=reply)}, model="m").run("What is 3+4?", "math")
+    assert [c.messages for c in text.calls] == [c.messages for c in default.trace.calls]
     assert all(len(c.messages) == 2 for c in text.calls)
-    # text is the node-level default: it stays out of node params (and of traces)
-    assert "prompt_layout" not in text.topology.node("decision").params
+    assert "prompt_layout" not in default.trace.topology.node("decision").params
 
 
 async def test_chain_does_not_leak_ancestors_through_a_conversation():

@@ -56,7 +56,7 @@ def test_yaml_round_trip(name, tmp_path):
     assert load_config(tmp_path / "s.yaml") == cfg
 
 
-@pytest.mark.parametrize("layout", [None, "text"])  # None: the system's default prompt layout (transcript)
+@pytest.mark.parametrize("layout", [None, "transcript"])  # None: the system's default prompt layout (text)
 @pytest.mark.parametrize("name", BUILTINS)
 @pytest.mark.parametrize("family", ["math", "code", "mcq"])
 async def test_every_system_runs_and_nodes_see_exactly_their_predecessors(name, family, layout):

@@ -30,8 +30,9 @@ class GraphConfig(SystemConfig):
     decision_model: str | None = None
     consensus: bool = True  # decision node: no call when all answers agree
     # "text": predecessors' outputs as text; "transcript": a successor continues a predecessor's
-    # conversation, so the engine reuses that prompt and reply from its KV cache (agents/transcript.py)
-    prompt_layout: str = "transcript"
+    # conversation, so the engine reuses that prompt and reply from its KV cache (agents/transcript.py).
+    # Not the default: in it Qwen2.5-Coder-1.5B copies the reply it continues (benchmarks/RESULTS.md).
+    prompt_layout: str = "text"
 
     def validate(self) -> None:
         super().validate()
@@ -96,7 +97,7 @@ class GraphConfig(SystemConfig):
                     synthesiser=c.m(spec.get("synthesiser") or spec.get("model")), answers=role.answers, params=params)
 
     def _layout_param(self, params: dict[str, Any]) -> dict[str, Any]:
-        if self.prompt_layout != "text":  # text, the node-level default, stays out of node params (and traces)
+        if self.prompt_layout != "text":  # the default stays out of node params (and of traces)
             params["prompt_layout"] = self.prompt_layout
         return params
 
