@@ -32,9 +32,7 @@ class RuntimeOptions:
     max_tokens: int = 384
     consensus: bool = True
     # "text" or "transcript" (agents/transcript.py: a successor continues a predecessor's
-    # conversation, so the engine reuses its prompt and reply from the KV cache). Stays "text" here
-    # although graph systems default to transcript: checkpoints saved before the field existed
-    # were trained on text prompts and load through this default.
+    # conversation, so the engine reuses its prompt and reply from the KV cache)
     prompt_layout: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
