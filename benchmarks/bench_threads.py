@@ -6,9 +6,10 @@
     second smollm2-135m engine) driven concurrently, each with sequential greedy
     generations of --tokens tokens (EOS ignored);
 (b) two processes side by side, one qwen2.5-coder-0.5b engine each.
-Each case runs with the budget (MASTUNE_THREADS unset) and with every static
-MASTUNE_THREADS in --static, each in fresh processes, and prints aggregate
-decode tok/s and budget / best static. Engine loads are not timed, nor is
+Each case runs with the budget (MASTUNE_THREADS unset; with solo instances, the
+default, and without: MASTUNE_SOLO_ENGINE=0) and with every static
+MASTUNE_THREADS in --static, each in fresh processes, and prints
+aggregate decode tok/s and budget / best static. Engine loads are not timed, nor is
 settling (an engine reloaded into its new share: in (a) when the next engine
 loads, in (b) on a warm-up call once both processes are up; its time is
 printed as settle_s). Target: ratio >= 0.9.
@@ -57,7 +58,7 @@ def child_pool(tokens: int, requests: int) -> dict:
 
     toks, wall = asyncio.run(run())
     return {"tokens": toks, "wall_s": wall, "threads": [e.threads for e in engines],
-            "reloads": [e.reloads for e in engines]}
+            "reloads": [e.reloads for e in engines], "solo_requests": [e.solo_requests for e in engines]}
 
 
 def _wait(path: str) -> None:
@@ -83,10 +84,14 @@ def child_proc(tokens: int, requests: int, go: str) -> dict:
             "reloads": engine.reloads, "settle_s": round(settle_s, 2)}
 
 
-def _env(threads: int | None) -> dict:
+def _env(threads: int | str | None) -> dict:
+    """None: the budget; "nosolo": the budget without solo instances; N: static threads."""
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("MASTUNE_THREADS", None)
-    if threads:
+    env.pop("MASTUNE_SOLO_ENGINE", None)
+    if threads == "nosolo":
+        env["MASTUNE_SOLO_ENGINE"] = "0"
+    elif threads:
         env["MASTUNE_THREADS"] = str(threads)
     return env
 
@@ -95,7 +100,7 @@ def _result(out: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_pool(threads: int | None, a: argparse.Namespace) -> dict:
+def run_pool(threads: int | str | None, a: argparse.Namespace) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", "pool", "--tokens", str(a.tokens),
                           "--requests", str(a.requests)], env=_env(threads), capture_output=True, text=True,
                          check=True).stdout
@@ -104,7 +109,7 @@ def run_pool(threads: int | None, a: argparse.Namespace) -> dict:
     return r
 
 
-def run_procs(threads: int | None, a: argparse.Namespace) -> dict:
+def run_procs(threads: int | str | None, a: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as d:
         go = os.path.join(d, "go")
         kids = [subprocess.Popen([sys.executable, __file__, "--child", "proc", "--tokens", str(a.tokens),
@@ -143,14 +148,16 @@ def main() -> None:
     print(f"cores: {len(os.sched_getaffinity(0))}; {a.requests} requests x {a.tokens} tokens per engine")
     for case, fn in [("(a) 3 engines, one process", run_pool), ("(b) 2 processes, 1 engine each", run_procs)]:
         rows = {}
-        for t in [None, *statics]:  # budget first, statics after: same noise window, one run
-            rows["budget" if t is None else f"MASTUNE_THREADS={t}"] = fn(t, a)
-        best_name = max((k for k in rows if k != "budget"), key=lambda k: rows[k]["tok_s"])
+        names = {None: "budget", "nosolo": "budget, no solo"}
+        for t in [None, "nosolo", *statics]:  # budgets first, statics after: same noise window, one run
+            rows[names.get(t, f"MASTUNE_THREADS={t}")] = fn(t, a)
+        best_name = max((k for k in rows if not k.startswith("budget")), key=lambda k: rows[k]["tok_s"])
         print(case)
         for k, r in rows.items():
-            extra = {x: r[x] for x in ("threads", "reloads", "settle_s", "per_process_tok_s") if x in r}
+            extra = {x: r[x] for x in ("threads", "reloads", "solo_requests", "settle_s", "per_process_tok_s") if x in r}
             print(f"  {k:18s} {r['tok_s']:7.1f} tok/s aggregate  {extra}")
-        print(f"  budget / best static ({best_name}): {rows['budget']['tok_s'] / rows[best_name]['tok_s']:.2f}")
+        for k in names.values():
+            print(f"  {k} / best static ({best_name}): {rows[k]['tok_s'] / rows[best_name]['tok_s']:.2f}")
 
 
 if __name__ == "__main__":

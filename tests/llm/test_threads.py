@@ -54,12 +54,13 @@ def test_budget_splits_over_processes_and_engines(tmp_path, monkeypatch):
     b = ThreadBudget(ProcessRegistry(tmp_path), cores=4)
     b.add(1)
     assert b.allocate().threads == 4
+    assert b.allocate().solo == 0  # one engine: it has every core already
     b.add(2)
-    assert b.allocate().threads == 2
+    assert (b.allocate().threads, b.allocate().solo) == (2, 4)  # split, and a solo instance with all
     other = _holder(tmp_path)
     try:
         a = b.allocate()
-        assert (a.threads, a.processes, a.engines, a.source) == (1, 2, 2, "budget")
+        assert (a.threads, a.processes, a.engines, a.source, a.solo) == (1, 2, 2, "budget", 2)
         assert b.learner_threads() == 2  # the learner runs while this process's engines idle: its whole share
     finally:
         other.kill()
@@ -67,6 +68,14 @@ def test_budget_splits_over_processes_and_engines(tmp_path, monkeypatch):
     b.remove(2)
     assert b.allocate().threads == 4 and b.learner_threads() == 4
     assert b.allocate(fixed=3).threads == 3  # a pool entry's n_threads
+    monkeypatch.setenv("MASTUNE_SOLO_ENGINE", "0")
+    b.add(3)
+    assert (b.allocate().threads, b.allocate().solo) == (2, 0)
+    monkeypatch.setenv("MASTUNE_SOLO_ENGINE", "maybe")
+    with pytest.raises(ConfigError, match="MASTUNE_SOLO_ENGINE"):
+        b.allocate()
+    monkeypatch.delenv("MASTUNE_SOLO_ENGINE")
+    b.remove(3)
     monkeypatch.setenv("MASTUNE_THREADS", "1")
     assert b.allocate(fixed=3) == threads.Allocation(1, "MASTUNE_THREADS")
     assert b.learner_threads() == 1
@@ -77,11 +86,61 @@ def test_budget_splits_over_processes_and_engines(tmp_path, monkeypatch):
         b.allocate()
 
 
+def test_a_request_is_alone_only_while_no_other_engine_computes(tmp_path):
+    b = ThreadBudget(ProcessRegistry(tmp_path), cores=2)
+    with b.computing(1) as alone:
+        assert alone
+        with b.computing(1) as again:
+            assert again  # the same engine's second slot: still no *other* engine
+            with b.computing(2) as other:
+                assert not other
+        with b.computing(2) as other:
+            assert not other  # engine 1 still computes one request
+    with b.computing(2) as alone:
+        assert alone  # engine 1 is done
+
+
+@pytest.mark.engine
+def test_solo_instance_serves_an_engine_computing_alone(smollm_path, tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mastune.llm.embedded import Engine, EngineSpec
+
+    monkeypatch.delenv("MASTUNE_THREADS", raising=False)
+    monkeypatch.delenv("MASTUNE_SOLO_ENGINE", raising=False)
+    monkeypatch.setattr(threads, "RECHECK_S", 0.0)
+    monkeypatch.setattr(threads, "GROW_AFTER_S", 0.0)
+    budget = ThreadBudget(ProcessRegistry(tmp_path), cores=2)
+    req = {"messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 12, "temperature": 0.0}
+    e1 = Engine(EngineSpec(smollm_path, 2, 512), budget)
+    before = e1.complete(req)["choices"][0]["message"]["content"]
+    assert (e1.threads, e1.solo_requests) == (2, 0)
+    e2 = Engine(EngineSpec(smollm_path, 1, 768), budget)
+    try:
+        e1.refresh()  # as get_engine does: the old all-cores load becomes e1's solo instance
+        assert (e1.threads, e1.allocation.solo, e1.reloads) == (1, 2, 1)
+        assert e1.complete(req)["choices"][0]["message"]["content"] == before
+        assert e1.solo_requests == 1  # alone: every core
+        with budget.computing(id(e2)):  # another engine computes: e1 takes its split instance
+            assert e1.complete(req)["choices"][0]["message"]["content"] == before
+        assert e1.solo_requests == 1
+        with ThreadPoolExecutor(2) as ex:
+            outs = list(ex.map(lambda e: e.complete(req)["choices"][0]["message"]["content"], [e1, e2]))
+        assert outs == [before, before]
+    finally:
+        e2.close()
+    e1.complete(req)  # alone again: the solo instance (2 threads) becomes the engine, no load
+    assert (e1.threads, e1.allocation.solo, e1.reloads) == (2, 0, 1)
+    assert e1.complete(req)["choices"][0]["message"]["content"] == before
+    e1.close()
+
+
 @pytest.mark.engine
 def test_engine_reloads_with_a_smaller_share_and_answers_the_same(smollm_path, tmp_path, monkeypatch):
     from mastune.llm.embedded import Engine, EngineSpec
 
     monkeypatch.delenv("MASTUNE_THREADS", raising=False)
+    monkeypatch.setenv("MASTUNE_SOLO_ENGINE", "0")
     monkeypatch.setattr(threads, "RECHECK_S", 0.0)
     monkeypatch.setattr(threads, "GROW_AFTER_S", 0.0)
     budget = ThreadBudget(ProcessRegistry(tmp_path), cores=2)

@@ -58,7 +58,10 @@ class EngineSpec:
 
 
 class Engine:
-    """One loaded llama.cpp server; reloaded (same spec) when its thread share changes."""
+    """One loaded llama.cpp server; reloaded (same spec) when its thread share changes.
+
+    Plain engines may also hold a solo instance (threads.py): a second load with the
+    process's whole share, used by requests that start while no other engine computes."""
 
     def __init__(self, spec: EngineSpec, budget: thread_budget.ThreadBudget | None = None) -> None:
         try:
@@ -76,6 +79,10 @@ class Engine:
         self._checked = time.monotonic()
         self._grow_seen: float | None = None  # since when a larger share has been on offer
         self.reloads = 0  # thread-share reloads (for benchmarks and tests)
+        self._solo: Any = None  # the solo instance: loaded with the engine, or kept from its older load
+        self._solo_lock = threading.Lock()
+        self._solo_failed = False  # its load failed: not retried until the next thread change
+        self.solo_requests = 0  # requests served by the solo instance (for benchmarks and tests)
         self.budget.add(id(self))
         try:
             self.allocation = self.budget.allocate(spec.n_threads)
@@ -83,8 +90,12 @@ class Engine:
         except BaseException:
             self.budget.remove(id(self))
             raise
+        self._solo_ready()  # loaded now, not in the first request that starts alone
         self.pool = ThreadPoolExecutor(max_workers=spec.n_parallel, thread_name_prefix="mastune-engine")
-        self.router = SlotRouter(spec.n_parallel, wait_chars=spec.prefix_wait_chars)
+        self.router, self.solo_router = self._new_router(), self._new_router()
+
+    def _new_router(self) -> SlotRouter:
+        return SlotRouter(self.spec.n_parallel, wait_chars=self.spec.prefix_wait_chars)
 
     @property
     def threads(self) -> int:
@@ -119,40 +130,62 @@ class Engine:
         """One chat request; `route` sends it to the idle slot holding the longest shared prefix."""
         self._enter()
         try:
-            return self._routed(request, route)
+            grace = thread_budget.SOLO_GRACE_S if self.allocation.solo else 0.0
+            with self.budget.computing(id(self), grace) as alone:
+                # a caller's own slot number names a slot of the split instance
+                solo = alone and "id_slot" not in request and self._solo_ready()
+                return self._routed(request, route, solo)
         finally:
             with self._cv:
                 self._inflight -= 1
                 self._cv.notify_all()
 
-    def _routed(self, request: dict[str, Any], route: bool) -> dict[str, Any]:
+    def _solo_ready(self) -> bool:
+        """Load the solo instance if this engine should have one (called in flight: no reload races)."""
+        # Adapter engines stay single: their weights are swapped per training step, and a second
+        # copy would double that work for the one-engine processes that train.
+        if not self.allocation.solo or self.spec.adapters or self._solo_failed:
+            return False
+        with self._solo_lock:
+            if self._solo is None:
+                try:
+                    self._solo = self._load(self.allocation.solo)
+                except ModelUnavailable:  # no memory for a second KV cache, say: the split instance serves
+                    self._solo_failed = True
+                    return False
+            return True
+
+    def _routed(self, request: dict[str, Any], route: bool, solo: bool = False) -> dict[str, Any]:
         # Plain engines: reuse whatever prefix a slot holds (llama.cpp matches tokens, always valid).
         # Adapter engines: a slot's KV is valid only under the adapter it was computed with, so every
         # request goes through the router (which then knows what each slot holds), reuses a slot's
         # cache only when the slot last held the same adapter selection, and never goes unrouted.
         adapters = bool(self.spec.adapters)
+        server, router = (self._solo, self.solo_router) if solo else (self.server, self.router)
+        if solo:
+            self.solo_requests += 1
         if "id_slot" in request:  # the caller's slot: on an adapter engine, no reuse and its content unknown
             if not adapters:
-                return self.server.handle_chat_completions(request)
+                return server.handle_chat_completions(request)
             try:
-                return self.server.handle_chat_completions({**request, "cache_prompt": False})
+                return server.handle_chat_completions({**request, "cache_prompt": False})
             finally:
-                self.router.forget(int(request["id_slot"]))
+                router.forget(int(request["id_slot"]))
         if not route:
-            return self.server.handle_chat_completions({**request, "cache_prompt": False} if adapters else request)
+            return server.handle_chat_completions({**request, "cache_prompt": False} if adapters else request)
         key = prompt_key(request.get("messages", ()))
         tag = repr([(x["id"], x["scale"]) for x in request.get("lora", ())])
-        lease = self.router.acquire(key, tag, block=adapters)
+        lease = router.acquire(key, tag, block=adapters)
         if lease is None:
-            return self.server.handle_chat_completions(request)
+            return server.handle_chat_completions(request)
         held: str | None = None
         try:
             reuse = (lease.reuse or not adapters) and request.get("cache_prompt") is not False
-            resp = self.server.handle_chat_completions({**request, "id_slot": lease.slot, "cache_prompt": reuse})
+            resp = server.handle_chat_completions({**request, "id_slot": lease.slot, "cache_prompt": reuse})
             held = None if "error" in resp else held_key(key, reply_text(resp))
             return resp
         finally:
-            self.router.release(lease.slot, held, tag)
+            router.release(lease.slot, held, tag)
 
     def _enter(self) -> None:
         with self._cv:
@@ -170,10 +203,10 @@ class Engine:
 
     def _rethread(self, want: thread_budget.Allocation) -> None:
         """Called holding the condition. Shrink at once (drain first); grow only when idle."""
-        if want.threads == self.threads:
+        if (want.threads, want.solo) == (self.threads, self.allocation.solo):
             self.allocation, self._grow_seen = want, None
             return
-        if want.threads > self.threads:
+        if want.threads > self.threads or (want.threads == self.threads and want.solo > self.allocation.solo):
             # Growing waits for an idle moment and a share that has lasted GROW_AFTER_S: a reload
             # stalls running requests, and a short-lived neighbour would make it thrash.
             now = time.monotonic()
@@ -185,10 +218,24 @@ class Engine:
         try:
             while self._inflight:
                 self._cv.wait()
-            self.server = None  # free the old context (and its threads) before the new one loads
-            self.server = self._load(want.threads)
+            # An instance already loaded with a thread count the new allocation wants is kept (with
+            # its KV cache): a second engine arriving turns the old all-cores load into the solo one.
+            have = {self.threads: (self.server, self.router)}
+            if self._solo is not None:
+                have[self.allocation.solo] = (self._solo, self.solo_router)
+            primary = have.pop(want.threads, None)
+            solo = have.pop(want.solo, None) if want.solo else None
+            self.server = self._solo = None
+            have.clear()  # free the contexts (and threads) nobody keeps before a new one loads
+            self._solo_failed = False
+            self._solo, self.solo_router = solo or (None, self._new_router())
+            if primary is None:
+                self.server, self.router = self._load(want.threads), self._new_router()
+                self.reloads += 1
+            else:
+                self.server, self.router = primary
             self.allocation = want
-            self.reloads += 1
+            self._solo_ready()
         finally:
             self._blocked = False
             self._cv.notify_all()
@@ -209,7 +256,7 @@ class Engine:
             while self._inflight:
                 self._cv.wait()
             self._closed = True
-            self.server = None
+            self.server = self._solo = None
             self._blocked = False
             self._cv.notify_all()
         self.budget.remove(id(self))

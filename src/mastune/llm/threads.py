@@ -11,6 +11,17 @@ each, 27 tok/s each). The budget:
   its own file for its lifetime, so a crashed process's file is unlocked and
   ignored (and removed) by the next scan; pid reuse cannot fool it.
 - process: that share is split evenly over the engines loaded in the process.
+  An engine of a process with several also holds a *solo* instance (a second
+  load of the same file with the process's whole share: the weights are one
+  mmap, only the KV cache is doubled) and a request that starts while no other
+  engine of the process computes runs there. So engines computing at once get
+  their split share, and one computing alone (a synthesiser, a decision node
+  after its proposers) gets every core. llama.cpp fixes threads at load, so
+  this is what "threads per active engine" costs without a reload. A solo
+  request still running when another engine starts overlaps its split-share
+  request: in one process that oversubscription costs ~20% (3 engines x 2
+  threads on 2 cores, 45 vs 56 tok/s), not the collapse seen across processes.
+  `MASTUNE_SOLO_ENGINE=0` turns solo instances off.
 - `MASTUNE_THREADS=N` (or a pool entry's `n_threads`) overrides: N threads per engine.
 
 llama.cpp fixes an engine's thread count at load, so an engine whose share
@@ -24,13 +35,16 @@ import fcntl
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from ..settings import home_dir
 
 RECHECK_S = 1.0  # how often an engine re-reads the machine-wide count (a folder scan)
 GROW_AFTER_S = 5.0  # a larger share must last this long before an engine reloads to take it
+SOLO_GRACE_S = 0.02  # a request that may go solo first waits this long for calls dispatched with it
 
 
 def machine_cores() -> int:
@@ -55,6 +69,17 @@ def env_threads() -> int:
 
         raise ConfigError(f"MASTUNE_THREADS={raw!r}: set a positive number of threads per engine, or unset it")
     return n
+
+
+def solo_enabled() -> bool:
+    raw = os.environ.get("MASTUNE_SOLO_ENGINE", "").strip().lower()
+    if raw in ("", "1", "on"):
+        return True
+    if raw in ("0", "off"):
+        return False
+    from ..errors import ConfigError
+
+    raise ConfigError(f"MASTUNE_SOLO_ENGINE={raw!r}: use 1 (solo instances, the default) or 0")
 
 
 def split(cores: int, processes: int, engines: int) -> int:
@@ -144,6 +169,7 @@ class Allocation:
     cores: int = 0
     processes: int = 0
     engines: int = 0
+    solo: int = 0  # threads of the engine's solo instance (the process's share); 0: no solo instance
 
 
 class ThreadBudget:
@@ -155,6 +181,7 @@ class ThreadBudget:
         self._engines: set[int] = set()
         self._lock = threading.Lock()
         self._live = (0.0, 1)  # (time of the last scan, processes seen)
+        self._computing: dict[int, int] = {}  # engine -> requests it is computing now
 
     def add(self, engine_id: int) -> None:
         with self._lock:
@@ -185,7 +212,33 @@ class ThreadBudget:
         if fixed > 0:
             return Allocation(fixed, "n_threads")
         procs, engines = self.processes(), max(1, len(self._engines))
-        return Allocation(split(self.cores, procs, engines), "budget", self.cores, procs, engines)
+        threads, share = split(self.cores, procs, engines), split(self.cores, procs, 1)
+        solo = share if share > threads and solo_enabled() else 0
+        return Allocation(threads, "budget", self.cores, procs, engines, solo)
+
+    def _alone(self, engine_id: int) -> bool:
+        with self._lock:
+            return not any(n for e, n in self._computing.items() if e != engine_id)
+
+    @contextmanager
+    def computing(self, engine_id: int, grace_s: float = 0.0) -> Iterator[bool]:
+        """Hold while an engine computes a request; yields whether no other engine of this process
+        computes as it starts (then the request may take the engine's solo instance). `grace_s`:
+        look again after that long, so that calls dispatched together (a layer's agents) all see
+        each other and none takes every core beside the others."""
+        with self._lock:
+            self._computing[engine_id] = self._computing.get(engine_id, 0) + 1
+        try:
+            alone = self._alone(engine_id)
+            if alone and grace_s > 0:
+                time.sleep(grace_s)
+                alone = self._alone(engine_id)
+            yield alone
+        finally:
+            with self._lock:
+                self._computing[engine_id] -= 1
+                if not self._computing[engine_id]:
+                    del self._computing[engine_id]
 
 
     def learner_threads(self) -> int:
