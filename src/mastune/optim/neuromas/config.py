@@ -70,7 +70,11 @@ class NeuroMASConfig:
         """The backbone's folder or .gguf file on this machine (a pool name is pulled if needed)."""
         from .engine import resolve_backbone
 
-        return resolve_backbone(self.backbone)
+        cached = self.__dict__.get("_backbone_file")
+        if cached is None or cached[0] != self.backbone:  # resolved once per name, not per use
+            cached = (self.backbone, resolve_backbone(self.backbone))
+            object.__setattr__(self, "_backbone_file", cached)
+        return cached[1]
 
     @property
     def episodes_per_step(self) -> int:

@@ -174,16 +174,19 @@ def build_neuromas_system(checkpoint: str | Path, pool: PoolLike, *, serve: str 
     _, meta, _ = load_network(path)
     network = layered_network(parse_layers(meta.layers))
     digest = file_digest(path)
+    bb = ""  # resolved only where it is used (a pool name may be pulled)
     if serve == "auto":
         names = set(pool_names(pool))
-        serve = "pool" if all(n in names for n in network.ids) \
-            else "engine" if is_gguf(resolve_backbone(backbone or meta.backbone)) \
-            else "transformers"
+        if all(n in names for n in network.ids):
+            serve = "pool"
+        else:
+            bb = resolve_backbone(backbone or meta.backbone)
+            serve = "engine" if is_gguf(bb) else "transformers"
     common = dict(prompt_fp=meta.prompt_fingerprint, max_tokens=max_tokens, serve=serve,
                   fingerprint={"checkpoint": digest, "layers": list(meta.layers), "serve": serve})
     if serve == "pool":  # the served adapters are the server's: not checkable from here
         return NeuroMASSystem(network, pool, {n: (n, {}) for n in network.ids}, **common)
-    bb = resolve_backbone(backbone or meta.backbone)
+    bb = bb or resolve_backbone(backbone or meta.backbone)
     if serve == "engine":
         from .engine import adapter_lm, state_gguf_adapters
 
