@@ -19,8 +19,9 @@ each, 27 tok/s each). The budget:
   after its proposers) gets every core. llama.cpp fixes threads at load, so
   this is what "threads per active engine" costs without a reload. A solo
   request still running when another engine starts overlaps its split-share
-  request: in one process that oversubscription costs ~20% (3 engines x 2
-  threads on 2 cores, 45 vs 56 tok/s), not the collapse seen across processes.
+  request: in one process that oversubscription costs ~15% (3 engines x 2
+  threads on 2 cores, 47.5 vs 54.4 tok/s), not the collapse seen across
+  processes (9.9 vs 36.0).
   `MASTUNE_SOLO_ENGINE=0` turns solo instances off.
 - `MASTUNE_THREADS=N` (or a pool entry's `n_threads`) overrides: N threads per engine.
 
