@@ -1,11 +1,14 @@
 """The thread budget vs static thread splits found by hand, in one run.
 
-    python3 benchmarks/bench_threads.py [--tokens 48] [--requests 3] [--static 1,2]
+    python3 benchmarks/bench_threads.py [--tokens 48] [--requests 3] [--static 1,2] [--cases a,b,c]
 
 (a) one process, a pool of 3 engines (smollm2-135m, qwen2.5-coder-0.5b and a
     second smollm2-135m engine) driven concurrently, each with sequential greedy
     generations of --tokens tokens (EOS ignored);
-(b) two processes side by side, one qwen2.5-coder-0.5b engine each.
+(b) two processes side by side, one qwen2.5-coder-0.5b engine each;
+(c) one process, two engines (smollm2-135m, qwen2.5-coder-0.5b) in phases as a
+    mixed-pool supernode runs them: both engines generate at once (proposers),
+    then the 0.5B alone (a synthesiser), --requests rounds.
 Each case runs with the budget (MASTUNE_THREADS unset; with solo instances, the
 default, and without: MASTUNE_SOLO_ENGINE=0) and with every static
 MASTUNE_THREADS in --static, each in fresh processes, and prints
@@ -61,6 +64,32 @@ def child_pool(tokens: int, requests: int) -> dict:
             "reloads": [e.reloads for e in engines], "solo_requests": [e.solo_requests for e in engines]}
 
 
+def child_phases(tokens: int, requests: int) -> dict:
+    """Case (c): proposers on both engines at once, then a synthesiser on the 0.5B alone."""
+    small, big = _lm("smollm", "smollm2-135m", 1024), _lm("qwen-0.5b", "qwen2.5-coder-0.5b", 1024)
+    engines = [small.engine(), big.engine()]
+
+    async def one(lm, i: int, n: int) -> int:
+        out = await lm.chat([{"role": "user", "content": PROMPT.format(i=i)}], max_tokens=n, use_cache=False,
+                            ignore_eos=True)
+        return out.usage.completion_tokens
+
+    async def run() -> tuple[int, float]:
+        start, done = time.perf_counter(), 0
+        for r in range(requests):
+            done += sum(await asyncio.gather(one(small, 10 * r, tokens), one(big, 10 * r + 1, tokens)))
+            done += await one(big, 10 * r + 2, 2 * tokens)
+        return done, time.perf_counter() - start
+
+    toks, wall = asyncio.run(run())
+    return {"tokens": toks, "wall_s": wall, "threads": [e.threads for e in engines],
+            "reloads": [e.reloads for e in engines], "solo_requests": [e.solo_requests for e in engines]}
+
+
+def run_phases(threads: int | str | None, a: argparse.Namespace) -> dict:
+    return _run_child("phases", threads, a)
+
+
 def _wait(path: str) -> None:
     while not os.path.exists(path):
         time.sleep(0.05)
@@ -101,7 +130,11 @@ def _result(out: str) -> dict:
 
 
 def run_pool(threads: int | str | None, a: argparse.Namespace) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", "pool", "--tokens", str(a.tokens),
+    return _run_child("pool", threads, a)
+
+
+def _run_child(kind: str, threads: int | str | None, a: argparse.Namespace) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--tokens", str(a.tokens),
                           "--requests", str(a.requests)], env=_env(threads), capture_output=True, text=True,
                          check=True).stdout
     r = _result(out)
@@ -135,18 +168,21 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--requests", type=int, default=3)
     ap.add_argument("--static", default="1,2", help="static MASTUNE_THREADS values to compare with")
-    ap.add_argument("--child", choices=["pool", "proc"])
+    ap.add_argument("--cases", default="a,b,c", help="which of the cases a, b, c to run")
+    ap.add_argument("--child", choices=["pool", "proc", "phases"])
     ap.add_argument("--go")
     a = ap.parse_args()
-    if a.child == "pool":
-        print(json.dumps(child_pool(a.tokens, a.requests)))
+    if a.child in ("pool", "phases"):
+        print(json.dumps((child_pool if a.child == "pool" else child_phases)(a.tokens, a.requests)))
         return
     if a.child == "proc":
         print(json.dumps(child_proc(a.tokens, a.requests, a.go)))
         return
     statics = [int(x) for x in a.static.split(",") if x]
     print(f"cores: {len(os.sched_getaffinity(0))}; {a.requests} requests x {a.tokens} tokens per engine")
-    for case, fn in [("(a) 3 engines, one process", run_pool), ("(b) 2 processes, 1 engine each", run_procs)]:
+    cases = {"a": ("(a) 3 engines, one process", run_pool), "b": ("(b) 2 processes, 1 engine each", run_procs),
+             "c": ("(c) 2 engines in phases (together, then the 0.5B alone)", run_phases)}
+    for case, fn in [cases[c] for c in a.cases.split(",") if c]:
         rows = {}
         names = {None: "budget", "nosolo": "budget, no solo"}
         for t in [None, "nosolo", *statics]:  # budgets first, statics after: same noise window, one run
