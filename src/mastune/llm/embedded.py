@@ -130,11 +130,11 @@ class Engine:
         """One chat request; `route` sends it to the idle slot holding the longest shared prefix."""
         self._enter()
         try:
-            grace = thread_budget.SOLO_GRACE_S if self.allocation.solo else 0.0
+            # a caller's own slot number names a slot of the split instance
+            may_solo = "id_slot" not in request and self._solo_ready()
+            grace = thread_budget.SOLO_GRACE_S if may_solo else 0.0  # no wait where solo cannot be
             with self.budget.computing(id(self), grace) as alone:
-                # a caller's own slot number names a slot of the split instance
-                solo = alone and "id_slot" not in request and self._solo_ready()
-                return self._routed(request, route, solo)
+                return self._routed(request, route, alone and may_solo)
         finally:
             with self._cv:
                 self._inflight -= 1

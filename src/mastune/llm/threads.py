@@ -19,9 +19,9 @@ each, 27 tok/s each). The budget:
   after its proposers) gets every core. llama.cpp fixes threads at load, so
   this is what "threads per active engine" costs without a reload. A solo
   request still running when another engine starts overlaps its split-share
-  request: in one process that oversubscription costs ~15% (3 engines x 2
-  threads on 2 cores, 47.5 vs 54.4 tok/s), not the collapse seen across
-  processes (9.9 vs 36.0).
+  request: in one process that oversubscription costs little (3 engines x 2
+  threads on 2 cores, 55.8 vs 58.6 tok/s), not the collapse seen across
+  processes (6.1 vs 40.4; benchmarks/results/engine/bench_threads.txt).
   `MASTUNE_SOLO_ENGINE=0` turns solo instances off.
 - `MASTUNE_THREADS=N` (or a pool entry's `n_threads`) overrides: N threads per engine.
 
