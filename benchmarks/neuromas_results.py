@@ -6,7 +6,7 @@
     python3 benchmarks/neuromas_results.py ... --only n3,single # some stages (one writer per folder)
 
 Runs (every one resumable: re-run the same command after a kill; finished stages are skipped):
-    direct        the backbone with no adapter: `cot` (chain of thought, greedy, 200 tokens)
+    direct        the backbone with no adapter: `cot` (chain of thought, greedy, --max-tokens)
     single        single-LLM RL: one node whose adapter rank gives it the NeuroMAS-3 network's
                   trainable parameter count (`train neuromas --single-llm --layers 1,1`)
     n3            NeuroMAS-3, layers 1,1, from scratch
@@ -47,16 +47,18 @@ def mastune(*args: str) -> list[str]:
 def train_cmd(a: argparse.Namespace, run: str) -> list[str]:
     cmd = mastune("train", "neuromas", "--task", a.task, "--backbone", a.backbone, *TRAINED[run],
                   "--out", str(a.out / "train" / run), "--episodes", str(a.episodes), "--val-size", str(a.val_size),
-                  "--seed", str(a.seed), "--lr", str(a.lr), "--max-tokens", str(a.max_tokens))
+                  "--seed", str(a.seed), "--lr", str(a.lr), "--max-tokens", str(a.max_tokens),
+                  "--eval-max-tokens", str(a.max_tokens))
     if run == "n5-grown":
         cmd += ["--grow-from", str(a.out / "train" / "n3")]
     return cmd + a.train_args
 
 
 def eval_cmd(a: argparse.Namespace, run: str) -> list[str]:
-    common = ["--task", a.task, "--split", "test", "--limit", str(a.test_size), "--out", str(a.out / "eval" / run)]
+    common = ["--task", a.task, "--split", "test", "--limit", str(a.test_size), "--max-tokens", str(a.max_tokens),
+              "--out", str(a.out / "eval" / run)]
     if run == "direct":
-        return mastune("eval", "--system", "cot", "--model", a.backbone, "--max-tokens", "200", *common)
+        return mastune("eval", "--system", "cot", "--model", a.backbone, *common)
     return mastune("eval", "--system", "neuromas", "--checkpoint", str(a.out / "train" / run), *common)
 
 
@@ -168,7 +170,8 @@ def main() -> None:
     p.add_argument("--test-size", type=int, default=120)
     p.add_argument("--val-size", type=int, default=40)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--max-tokens", type=int, default=200)
+    p.add_argument("--max-tokens", type=int, default=200,
+                   help="tokens per call in every arm: training, validation, test and Direct (the paper: 200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--only", default=",".join(RUNS), help=f"comma list of {', '.join(RUNS)}")
