@@ -15,6 +15,10 @@ Runs (every one resumable: re-run the same command after a kill; finished stages
                   then trained with the same episode budget again
 Every trained run gets --episodes, the same training questions (seeded train split),
 best-on-validation, and is evaluated greedy on the first --test-size test items.
+Continuing on another machine: the run folders' *.pt files are git-ignored (tens of MB), so
+before a machine goes away commit what the next one needs with `git add -f`: state.pt and
+best.pt of a run still training (it resumes exactly: same draws, optimiser moments, baseline and
+best-so-far), and n3's best.pt while n5-grown has yet to grow from it.
 Writes under --out: train/<run>/ (the training folders), eval/<run>/ (mastune eval run
 folders), summary.md / summary.json (accuracy with 95% CI, McNemar against single-LLM RL
 and against the best constant answer), curves.png (training reward vs episodes).
