@@ -45,6 +45,12 @@ def test_train_two_steps_then_eval_and_run(smollm_path, tmp_path):
     hidden = t["calls"][0]["output"].strip()
     assert hidden[:20] in t["calls"][1]["messages"][1]["content"]  # out read h1_0's message
     assert t["answer_text"] == t["calls"][1]["output"]
+    from mastune.models.registry import resolve
+    rate = resolve("smollm2-135m").price_per_m / 1e6
+    for row in map(json.loads, (ev / "results.jsonl").read_text().splitlines()):
+        u = row["usage"]  # priced as the backbone is in the pool, so $/item compares with Direct
+        assert u["cost"] == pytest.approx(rate * (u["prompt_tokens"] + u["completion_tokens"]), rel=1e-3)
+        assert u["cost"] > 0
     served = list((out / "serve").glob("*/*.gguf"))
     assert sorted(p.name for p in served) == ["h1_0.gguf", "out.gguf"]
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...errors import ConfigError
-from ...llm.types import Message
+from ...llm.types import Message, Price
 from .sampler import Sampled
 
 if TYPE_CHECKING:
@@ -92,19 +92,21 @@ def state_gguf_adapters(states: Mapping[str, Mapping[str, Any]], alpha: float, b
 
 def adapter_lm(base_gguf: str | Path, adapters: Mapping[str, str] | None = None, *, name: str = "neuromas",
                n_parallel: int = 4, ctx_per_slot: int = 4096, n_threads: int = 0, prompt_reuse: bool = False,
-               prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "") -> "EmbeddedLM":
+               prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "", price: Price = Price()
+               ) -> "EmbeddedLM":
     """One embedded model on the backbone, holding every node's adapter (chosen per call). `prompt_reuse`:
     reuse a slot's prompt cache under the adapter that computed it (llm/slots.py), with llama.cpp's flash
     attention off: its CPU kernel's results depend on how a prompt is split into evaluated chunks, so with
     it a reused prefix flipped near-tie greedy tokens (without it, reuse reproduces full evaluation:
     tests/optim/neuromas/test_engine_sampler.py). Off here (evaluation keeps its engine settings);
-    the training sampler turns it on."""
+    the training sampler turns it on. `price`: the per-token rate calls are costed at (a checkpoint's
+    backbone rate, so a network's $/item compares with Direct's on the same model)."""
     from ...llm.embedded import EmbeddedLM
 
     return EmbeddedLM(name, str(base_gguf), n_parallel=n_parallel, ctx_per_slot=ctx_per_slot, n_threads=n_threads,
                       adapters=dict(adapters or {}), max_concurrency=n_parallel, adapter_prompt_cache=prompt_reuse,
                       prefix_wait_chars=prefix_wait_chars if prompt_reuse else 0,
-                      flash_attn=False if prompt_reuse else None, speculative=speculative)
+                      flash_attn=False if prompt_reuse else None, speculative=speculative, price=price)
 
 
 class EngineSampler:
