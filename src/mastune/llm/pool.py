@@ -34,6 +34,12 @@ from .lm import LM
 from .types import Price
 
 
+
+def builtin_price(name: str) -> Price:
+    """A built-in local model's default rate (its price_per_m, prompt and completion alike); Price() otherwise."""
+    m = resolve(name)
+    return Price(m.price_per_m, m.price_per_m) if m else Price()
+
 class PriceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     input: float = 0.0
@@ -110,7 +116,7 @@ class ModelConfig(BaseModel):
         if self.price is not None:
             price = Price(self.price.input, self.price.output)
         elif builtin is not None:
-            price = Price(builtin.price_per_m, builtin.price_per_m)
+            price = builtin_price(builtin.name)
         else:
             price = Price()
         if not common["profile"] and builtin is not None:

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mastune.cli.main import app
+from mastune.models.registry import resolve
 
 pytestmark = pytest.mark.engine
 runner = CliRunner()
@@ -45,7 +46,6 @@ def test_train_two_steps_then_eval_and_run(smollm_path, tmp_path):
     hidden = t["calls"][0]["output"].strip()
     assert hidden[:20] in t["calls"][1]["messages"][1]["content"]  # out read h1_0's message
     assert t["answer_text"] == t["calls"][1]["output"]
-    from mastune.models.registry import resolve
     rate = resolve("smollm2-135m").price_per_m / 1e6
     for row in map(json.loads, (ev / "results.jsonl").read_text().splitlines()):
         u = row["usage"]  # priced as the backbone is in the pool, so $/item compares with Direct

@@ -33,8 +33,8 @@ from ...errors import ConfigError
 from ...graph.layernet import layer_groups, layered_network, network_name, parse_layers
 from ...graph.topology import Topology
 from ...llm.lm import LM, RawCompletion
+from ...llm.pool import builtin_price
 from ...llm.types import Price
-from ...models.registry import resolve as builtin_model
 from ...systems.base import BaseSystem
 from ...systems.registry import register_kind
 from ...systems.spec import SystemSpec
@@ -163,12 +163,6 @@ class NeuroMASSystem(BaseSystem):
         return [len(g) for g in layer_groups(self.network)][:-1]
 
 
-def backbone_price(backbone: str) -> Price:
-    """A built-in backbone's per-token rate (what Direct on the same model pays); a file path: free."""
-    m = builtin_model(backbone)
-    return Price(m.price_per_m, m.price_per_m) if m else Price()
-
-
 def build_neuromas_system(checkpoint: str | Path, pool: PoolLike, *, serve: str = "auto", max_tokens: int = 200,
                           backbone: str | None = None, device: str = "auto") -> NeuroMASSystem:
     """A trained network (best.pt, or its run folder) bound to `pool`; checked against its backbone's hash."""
@@ -207,13 +201,13 @@ def build_neuromas_system(checkpoint: str | Path, pool: PoolLike, *, serve: str 
         if not all(f.is_file() for f in files.values()):
             state_gguf_adapters(adapters, meta.alpha, bb, serve_dir)
         name = f"neuromas-{digest[:8]}"
-        lm = adapter_lm(bb, {n: str(f) for n, f in files.items()}, name=name, price=backbone_price(meta.backbone))
+        lm = adapter_lm(bb, {n: str(f) for n, f in files.items()}, name=name, price=builtin_price(meta.backbone))
         return NeuroMASSystem(network, PoolOverlay({name: lm}, pool), {n: (name, {"adapter": n}) for n in network.ids},
                               **common)
     from .train import load_trained
 
     policy, network, meta = load_trained(path, backbone=bb, device=device)
     name = f"neuromas-hf-{digest[:8]}"
-    lm = PolicyLM(name, policy, digest, backbone_price(meta.backbone))
+    lm = PolicyLM(name, policy, digest, builtin_price(meta.backbone))
     return NeuroMASSystem(network, PoolOverlay({name: lm}, pool), {n: (name, {"node": n}) for n in network.ids},
                           **common)
