@@ -34,11 +34,11 @@ from .lm import LM
 from .types import Price
 
 
-
 def builtin_price(name: str) -> Price:
     """A built-in local model's default rate (its price_per_m, prompt and completion alike); Price() otherwise."""
     m = resolve(name)
     return Price(m.price_per_m, m.price_per_m) if m else Price()
+
 
 class PriceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
