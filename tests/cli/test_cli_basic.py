@@ -64,3 +64,19 @@ def test_train_sft_install_hint_keeps_the_extra_name(monkeypatch, tmp_path):
     res = runner.invoke(app, ["train", "sft", "--data", str(data), "--base", str(tmp_path), "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "mastune[sft]" in res.output
+
+
+def test_help_names_every_registered_task_kind_and_the_ray_extra():
+    from mastune.systems import kinds
+    from mastune.tasks.datasets.registry import task_names
+
+    r = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    for name in task_names():
+        assert name in text
+    for kind in kinds():
+        assert kind == "graph" or kind in text
+    assert "mastune[ray]" in text  # rich markup would drop an unescaped [ray]
+    r = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "400"})
+    assert "neuromas" in r.output and "checkpoint" in r.output

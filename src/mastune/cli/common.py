@@ -14,11 +14,18 @@ from .. import optim as _optim  # noqa: F401  (names the trained kinds, e.g. hie
 from .. import settings
 from ..llm.cache import CallCache
 from ..llm.types import Usage
-from ..systems import SystemSpec, resolve_spec
+from ..systems import SystemSpec, builtin_systems, kinds, resolve_spec
+from ..tasks.datasets.registry import task_names
 
 # Wide tables stay readable when piped (rich falls back to 80 columns off a terminal).
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
+
+# Option help built from the registries, so a new task or system kind shows up in --help by itself.
+TASK_HELP = " | ".join(task_names()) + " (mmlu-redux:SUBJECT,SUBJECT picks subjects)"
+SYSTEM_HELP = ("a system kind (" + ", ".join(k for k in kinds() if k != "graph") + ") or a graph system: "
+               + ", ".join(builtin_systems()) + " (or --config FILE.yaml)")
+CHECKPOINT_HELP = "hieramas / neuromas: the trained checkpoint folder (neuromas: its run folder or best.pt)"
 
 
 def _show_library_logs() -> None:

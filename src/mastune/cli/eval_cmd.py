@@ -20,14 +20,13 @@ from ..rollout.choose import open_runner
 from ..systems import build_system
 from ..tasks.selection import select_examples
 from ..tasks.splits import normalize_split
-from .common import cli_settings, console, err_console, system_spec
+from .common import CHECKPOINT_HELP, SYSTEM_HELP, TASK_HELP, cli_settings, console, err_console, system_spec
 from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 
 def eval_command(
-    system: str = typer.Option(..., "--system", "-s", help="a system kind (collab, hieramas) or a graph system "
-                               "name (see `mastune run --help`)"),
-    task: str = typer.Option(..., "--task", "-t", help="gsm8k | math | math500 | mmlu-redux | humaneval-plus | mbpp-plus"),
+    system: str = typer.Option(..., "--system", "-s", help=SYSTEM_HELP),
+    task: str = typer.Option(..., "--task", "-t", help=TASK_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="run folder (results.jsonl + meta.json); re-run to resume"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="put every slot on this pool model"),
     config: Optional[Path] = typer.Option(None, "--config", help="system YAML (instead of a built-in name)"),
@@ -40,7 +39,7 @@ def eval_command(
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data file for the task"),
     pool: Optional[Path] = typer.Option(None, "--pool", help="pool config YAML (default: built-in local pool)"),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="hieramas: trained checkpoint folder"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help=CHECKPOINT_HELP),
     no_graph_classifier: bool = typer.Option(False, "--no-graph-classifier", help="hieramas ablation: random DAG"),
     no_llm_selection: bool = typer.Option(False, "--no-llm-selection", help="hieramas ablation: every slot on one model"),
     ceo: Optional[bool] = typer.Option(None, "--ceo/--no-ceo", help="collab: CEO agent on/off"),

@@ -13,20 +13,20 @@ from ..errors import MastuneError
 from ..llm.pool import Pool
 from ..redact import redact
 from ..llm.usage import track_usage
-from .common import cli_settings, console, err_console, system_spec, usage_table
+from .common import CHECKPOINT_HELP, SYSTEM_HELP, cli_settings, console, err_console, system_spec, usage_table
 
 
 def run(
     question: str = typer.Argument(..., help="the question or task"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="pool model name (default: the pool's default)"),
-    system: Optional[str] = typer.Option(None, "--system", "-s", help="multi-agent system name or YAML file"),
+    system: Optional[str] = typer.Option(None, "--system", "-s", help=SYSTEM_HELP),
     task_type: str = typer.Option("math", "--task-type", help="math | code | mcq"),
     pool: Optional[Path] = typer.Option(None, "--pool", help="pool config YAML (default: built-in local pool)"),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="cap on tokens per call (default: 512 / the system's)"),
     temperature: float = typer.Option(0.0, "--temperature"),
     trace: Optional[Path] = typer.Option(None, "--trace", help="save the full call trace as JSON"),
     config: Optional[Path] = typer.Option(None, "--config", help="system YAML (instead of a built-in name)"),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="hieramas: trained checkpoint folder"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help=CHECKPOINT_HELP),
     ceo: Optional[bool] = typer.Option(None, "--ceo/--no-ceo", help="collab: CEO agent on/off"),
     no_cache: bool = typer.Option(False, "--no-cache", help="bypass the on-disk call cache"),
     verbose: bool = typer.Option(False, "--verbose", help="show llama.cpp logs"),

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import MastuneError
-from .common import cli_settings, console, err_console, system_spec
+from .common import TASK_HELP, cli_settings, console, err_console, system_spec
 from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 __all__ = ["traces_app"]
@@ -33,7 +33,7 @@ def _counts_table(counts: dict[str, int], title: str) -> Table:
 
 @traces_app.command("generate")
 def generate(
-    task: str = typer.Option(..., "--task", "-t", help="gsm8k | math | math500 | humaneval-plus | mbpp-plus | mmlu-redux"),
+    task: str = typer.Option(..., "--task", "-t", help=TASK_HELP),
     out: Path = typer.Option(Path("traces"), "--out", "-o", help="folder for traces.jsonl + summary.json"),
     system: str = typer.Option("collab", "--system", "-s", help="collab | collab-ceo | a collab YAML file"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="put every role on this pool model"),
