@@ -79,4 +79,8 @@ def test_help_names_every_registered_task_kind_and_the_ray_extra():
         assert kind == "graph" or kind in text
     assert "mastune[ray]" in text  # rich markup would drop an unescaped [ray]
     r = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "400"})
-    assert "neuromas" in r.output and "checkpoint" in r.output
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    for kind in kinds():
+        assert kind == "graph" or kind in text
+    assert "hieramas / neuromas: the trained checkpoint" in text  # --checkpoint names both trained kinds
