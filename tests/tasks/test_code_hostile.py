@@ -167,26 +167,33 @@ async def test_expected_outputs_cannot_be_found_on_disk(ex):
     # readable (working dir, the cache, /tmp, $HOME, ...), it would pass.
     await grade_code(ex, f"```python\n{RIGHT}\n```")
     assert any(cache_dir().glob("HumanEval_2-*.json"))
+    # The scan stops itself after 4 s (the definition may take 10): a big interpreter
+    # tree under a walked folder (a venv in /tmp) must not turn the verdict into a
+    # timeout. The likely places come first, and only a list as long as the calls
+    # counts as found, so an unrelated JSON cannot stand in for the outputs.
     thief = (
-        "import json, os\n"
+        "import json, os, time\n"
+        "CALLS = json.load(open('calls.json'))['calls']\n"
         "FOUND = {}\n"
+        "END = time.monotonic() + 4.0\n"
         "def _scan(top):\n"
         "    for dirpath, _, files in os.walk(top):\n"
         "        for fn in files:\n"
+        "            if time.monotonic() > END or 'values' in FOUND:\n"
+        "                return\n"
         "            if not fn.endswith('.json'):\n"
         "                continue\n"
         "            try:\n"
         "                data = json.load(open(os.path.join(dirpath, fn)))\n"
         "            except Exception:\n"
         "                continue\n"
-        "            if isinstance(data, dict) and 'values' in data:\n"
-        "                FOUND['values'] = data['values']\n"
-        "            if isinstance(data, dict) and 'expected' in data:\n"
-        "                FOUND['values'] = data['expected']\n"
-        f"for top in ('.', {str(cache_dir())!r}, {str(cache_dir().parent)!r}, '/tmp', '/var/tmp', os.path.expanduser('~'),\n"
-        "            '/root', '/home', '/run', '/var/cache'):\n"
+        "            for key in ('values', 'expected'):\n"
+        "                got = data.get(key) if isinstance(data, dict) else None\n"
+        "                if isinstance(got, list) and len(got) == len(CALLS):\n"
+        "                    FOUND['values'] = got\n"
+        f"for top in ({str(cache_dir())!r}, {str(cache_dir().parent)!r}, '.', '/tmp', '/var/tmp', '/run',\n"
+        "            '/var/cache', os.path.expanduser('~'), '/root', '/home'):\n"
         "    _scan(top)\n"
-        "CALLS = json.load(open('calls.json'))['calls']\n"
         "def truncate_number(number):\n"
         "    for i, c in enumerate(CALLS):\n"
         "        if c['args'][0] == number and 'values' in FOUND:\n"
