@@ -18,7 +18,11 @@ best-on-validation, and is evaluated greedy on the first --test-size test items.
 Continuing on another machine: the run folders' *.pt files are git-ignored (tens of MB), so
 before a machine goes away commit what the next one needs with `git add -f`: state.pt and
 best.pt of a run still training (it resumes exactly: same draws, optimiser moments, baseline and
-best-so-far), and n3's best.pt while n5-grown has yet to grow from it.
+best-so-far), and n3's best.pt while n5-grown has yet to grow from it. Add them by name, once, in the last commit
+of a session (`git add -f train/<run>/state.pt train/<run>/best.pt`, never the folder: its engine/
+copies are 40+ MB more): a submission's diffs are capped (256 MiB, a rewritten binary counts old and
+new), and a 5-node state.pt is 66 MB, so committing it at every step makes the whole session's
+submission too big to land.
 Writes under --out: train/<run>/ (the training folders), eval/<run>/ (mastune eval run
 folders), summary.md / summary.json (accuracy with 95% CI, McNemar against single-LLM RL
 and against the best constant answer), curves.png (training reward vs episodes).
