@@ -142,3 +142,40 @@ def test_no_verdict_says_why_not_unavailable():
     assert verdict is None and "longer than" in why
     ok, how = answers_match("\\frac{1}{2}", "y" * 1000)
     assert not ok and "unavailable" not in how and "longer than" in how
+
+
+def test_a_timed_out_comparison_is_retried_then_no_verdict_never_wrong(monkeypatch):
+    # math-verify's verify() scores a timed-out comparison False; under load a right
+    # answer timed out (x^2+2x+1 vs (x+1)^2 failed while an engine held both cores).
+    import math_verify
+    from math_verify.errors import TimeoutException
+
+    from mastune.tasks.grade import math_verify_verdict
+
+    limits = []
+
+    def slow_once(gold, pred, timeout_seconds=None, raise_on_error=False):
+        limits.append(timeout_seconds)
+        assert raise_on_error  # else math-verify would hide the timeout as False
+        if timeout_seconds == 5:
+            raise TimeoutException("slow")
+        return True
+
+    monkeypatch.setattr(math_verify, "verify", slow_once)
+    assert math_verify_verdict("x^2+2x+1", "(x+1)^2") == (True, "")
+    assert limits[:2] == [5, 20]
+
+    def always_slow(gold, pred, timeout_seconds=None, raise_on_error=False):
+        raise TimeoutException("slow")
+
+    monkeypatch.setattr(math_verify, "verify", always_slow)
+    verdict, why = math_verify_verdict("x^2+2x+1", "(x+1)^2")
+    assert verdict is None and "timed out" in why
+    ok, how = answers_match("x^2+2x+1", "(x+1)^2")
+    assert not ok and "timed out" in how
+
+    def broken(gold, pred, timeout_seconds=None, raise_on_error=False):
+        raise ValueError("cannot compare")
+
+    monkeypatch.setattr(math_verify, "verify", broken)
+    assert math_verify_verdict("x^2+2x+1", "(x+1)^2") == (False, "")

@@ -10,6 +10,7 @@ import logging
 import math
 import re
 import threading
+from itertools import product
 from typing import Any
 
 from .base import Example, Grade
@@ -109,7 +110,7 @@ def math_verify_verdict(gold: str, pred: str) -> tuple[bool | None, str]:
     inputs that could make sympy hang are refused instead.
     """
     try:
-        from math_verify import parse, verify
+        from math_verify import parse
     except ImportError:
         return None, "not installed"
     in_main = threading.current_thread() is threading.main_thread()
@@ -124,9 +125,34 @@ def math_verify_verdict(gold: str, pred: str) -> tuple[bool | None, str]:
         p = parse(_boxed(pred), parsing_timeout=timeout)
         if not g or not p:
             return None, "could not parse " + ("the gold answer" if not g else "the answer")
-        return bool(verify(g, p, timeout_seconds=timeout)), ""
+        verdicts = [_verify_pair(a, b, timeout) for a, b in product(g, p)]
     except Exception as e:  # math-verify is a heuristic checker; its failure is "no verdict"
         return None, f"{type(e).__name__}"
+    if any(verdicts):
+        return True, ""
+    if None in verdicts:
+        return None, f"comparison timed out (limits {timeout} s, then {timeout * _RETRY_FACTOR} s)"
+    return False, ""
+
+
+# math-verify's timeout is wall-clock (SIGALRM), and its own verify() scores a timed-out
+# comparison False: with engines busy on every core a right answer can time out, and a
+# grade is a reward. So a timeout is retried once with a longer limit, then is no verdict.
+_RETRY_FACTOR = 4
+
+
+def _verify_pair(gold: Any, pred: Any, timeout: int | None) -> bool | None:
+    from math_verify import verify
+    from math_verify.errors import TimeoutException
+
+    for limit in (timeout, timeout * _RETRY_FACTOR) if timeout else (None,):
+        try:
+            return bool(verify(gold, pred, timeout_seconds=limit, raise_on_error=True))
+        except TimeoutException:
+            continue
+        except Exception:  # math-verify's own lenient rule: a pair it cannot compare is unequal
+            return False
+    return None
 
 
 def _boxed(s: str) -> str:
