@@ -125,12 +125,15 @@ def math_verify_verdict(gold: str, pred: str) -> tuple[bool | None, str]:
         p = parse(_boxed(pred), parsing_timeout=timeout)
         if not g or not p:
             return None, "could not parse " + ("the gold answer" if not g else "the answer")
-        verdicts = [_verify_pair(a, b, timeout) for a, b in product(g, p)]
+        undecided = False
+        for a, b in product(g, p):  # stop at the first match, as math-verify's own any() does
+            verdict = _verify_pair(a, b, timeout)
+            if verdict:
+                return True, ""
+            undecided |= verdict is None
     except Exception as e:  # math-verify is a heuristic checker; its failure is "no verdict"
         return None, f"{type(e).__name__}"
-    if any(verdicts):
-        return True, ""
-    if None in verdicts:
+    if undecided:
         return None, f"comparison timed out (limits {timeout} s, then {timeout * _RETRY_FACTOR} s)"
     return False, ""
 
