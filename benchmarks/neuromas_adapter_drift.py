@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mastune.jsonl import read_jsonl
 from mastune.llm.lora import MODULES
 from mastune.optim.neuromas.engine import resolve_backbone
 from mastune.optim.neuromas.checkpoint import read_network
@@ -43,8 +44,7 @@ def nonzero_steps(run: Path, upto: int | None) -> int | None:
     log = run / "log.jsonl"
     if not log.is_file():
         return None
-    recs = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-    return sum(1 for r in recs if (upto is None or r["step"] <= upto)
+    return sum(1 for r in read_jsonl(log) if (upto is None or r["step"] <= upto)
                and any(not s.get("skipped") for s in r.get("nodes", {}).values()))
 
 
