@@ -70,6 +70,12 @@ async def test_only_the_deciding_output_node_moves(tiny_model, tmp_path):
     assert all(r["nodes"]["h1_0"]["skipped"] and r["nodes"]["h1_0"]["grad_norm"] == 0.0 for r in res.log)
     assert any(r["nodes"]["out"]["grad_norm"] > 0 for r in res.log)
     assert _margin(pol, "out", out_msgs, "The answer is A", "The answer is B") > m0 + 0.5  # learnt to say A
+    # b_max tracks the adapter's distance from B = 0: zero for untouched nodes, and within Adam's
+    # step bound (about lr per non-skipped update) for the one that learnt.
+    assert all(r["nodes"][n]["b_max"] == 0.0 for r in res.log for n in ("h1_0", "h2_0"))
+    b = [r["nodes"]["out"]["b_max"] for r in res.log]
+    updates = sum(not r["nodes"]["out"]["skipped"] for r in res.log)
+    assert b[-1] == pol.b_max("out") and 0 < b[-1] <= 1.01 * cfg.lr * updates
 
 
 async def test_a_hidden_decider_moves_itself_and_its_downstream_not_its_sibling(tiny_model, tmp_path):

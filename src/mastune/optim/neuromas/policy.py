@@ -138,6 +138,12 @@ class AdapterPolicy:
                                       f"this LoRA setting needs {tuple(p.shape)} (another rank?)")
                 p.copy_(state[k])
 
+    def b_max(self, node: str) -> float:
+        """Largest |entry| of the node's LoRA B matrices: B starts at 0 and Adam moves an entry by about
+        lr per update, so this shows directly whether training can have moved the adapter at all."""
+        with torch.no_grad():
+            return max((float(p.abs().max()) for k, p in self._named(node) if "lora_B" in k), default=0.0)
+
     def trainable_count(self, node: str) -> int:
         return sum(p.numel() for p in self.parameters(node))
 

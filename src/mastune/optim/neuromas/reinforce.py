@@ -88,8 +88,9 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
            batch_size: int = 4, temperature: float = 1.0) -> dict[str, dict]:
     """One policy-gradient step for every node: loss_n = -(1/E) sum_e A_e log p_n(text_e | prompt_e).
     temperature: the one the replies were sampled at (on-policy scoring). Returns per node: mean
-    sequence log-prob, gradient norm (before clipping), completion tokens, and how many replies the
-    sampler said had a prompt of another length than the scorer's (should be 0)."""
+    sequence log-prob, gradient norm (before clipping), completion tokens, how many replies the
+    sampler said had a prompt of another length than the scorer's (should be 0), and b_max (the
+    largest |LoRA B| entry after the step: how far the adapter has moved from its start)."""
     stats: dict[str, dict] = {}
     n_eps = max(1, len(episodes))
     for node in policy.nodes:
@@ -98,7 +99,8 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
         opt = optimizers[node]
         opt.zero_grad(set_to_none=True)
         if not pairs:
-            stats[node] = {"logprob": None, "grad_norm": 0.0, "tokens": 0, "skipped": True}
+            stats[node] = {"logprob": None, "grad_norm": 0.0, "tokens": 0, "skipped": True,
+                           "b_max": policy.b_max(node)}
             continue
         lps, toks = [], 0
         with policy.lock:  # no adapter switch between this node's forward and backward passes
@@ -121,5 +123,5 @@ def update(policy: AdapterPolicy, optimizers: dict[str, torch.optim.Optimizer], 
         mismatch = sum(1 for c, _ in pairs if c.sample.prompt_tokens
                        and c.sample.prompt_tokens != len(prompt_ids(policy.tokenizer, c.messages)))
         stats[node] = {"logprob": sum(lps) / len(lps), "grad_norm": float(norm), "tokens": toks, "skipped": False,
-                       "prompt_mismatch": mismatch}
+                       "prompt_mismatch": mismatch, "b_max": policy.b_max(node)}
     return stats
