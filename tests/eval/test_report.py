@@ -94,3 +94,24 @@ def test_report_command_pairs_the_first_run_with_the_others(tmp_path):
     assert "| method | baseline | 4 | 3 | 1 | 3 | 1 | 0.625 |" in md.read_text()
     r = CliRunner().invoke(app, ["report", str(a), str(tmp_path / "nowhere"), "--plot", str(tmp_path / "q.png")])
     assert r.exit_code == 1 and "meta.json" in r.output
+
+
+def test_runs_with_the_same_folder_name_are_told_apart_by_their_path(tmp_path):
+    """Two experiments' eval/single folders must not both read "single" in the paired table."""
+    from mastune.eval import run_labels
+
+    a, b, c = tmp_path / "lr3e-4" / "eval" / "single", tmp_path / "lr1e-4" / "eval" / "single", tmp_path / "x" / "direct"
+    assert run_labels([a, b, c]) == ["lr3e-4/eval/single", "lr1e-4/eval/single", "direct"]
+    assert run_labels([a, c]) == ["single", "direct"]
+    from typer.testing import CliRunner
+
+    from mastune.cli.main import app
+
+    for d in ("one", "two"):
+        (tmp_path / d).mkdir()
+    runs = [make_run(tmp_path / d, "single", [(True, True), (False, True)]) for d in ("one", "two")]
+    md = tmp_path / "r.md"
+    r = CliRunner().invoke(app, ["report", *map(str, runs), "--plot", str(tmp_path / "p.png"), "--markdown", str(md)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "| one/single | two/single | 2 |" in md.read_text()

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError, MastuneError
-from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, summarize
+from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, run_labels, summarize
 from ..eval.runner import EvalConfig, evaluate
 from ..llm.pool import Pool
 from ..redact import redact
@@ -163,6 +163,8 @@ def report_command(
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
+    for s, label in zip(summaries, run_labels(runs)):
+        s.name = label
     comparisons = [paired(summaries[0], s) for s in summaries[1:]]
     table = Table(title="runs")
     for c in COLUMNS:
@@ -171,7 +173,7 @@ def report_command(
         table.add_row(*r)
     console.print(table)
     if comparisons:
-        table = Table(title=f"paired against {runs[0].name} (items both answered; exact McNemar test)")
+        table = Table(title=f"paired against {summaries[0].name} (items both answered; exact McNemar test)")
         for c in PAIRED_COLUMNS:
             table.add_column(c, justify="left" if c in ("base", "other") else "right")
         for r in paired_rows(comparisons):

@@ -79,6 +79,19 @@ def _usage(rec: dict, key: str) -> float:
     return v if isinstance(v, (int, float)) else 0
 
 
+def run_labels(run_dirs: Sequence[str | Path]) -> list[str]:
+    """A name for each run: its folder name, or where that collides (eval/single of two experiments),
+    the shortest tail of its path that no other run shares."""
+    parts = [Path(r).resolve().parts for r in run_dirs]
+    labels = []
+    for i, p in enumerate(parts):
+        for k in range(1, len(p) + 1):
+            if all(q[-k:] != p[-k:] for j, q in enumerate(parts) if j != i):
+                break
+        labels.append("/".join(p[-k:]) if p else str(run_dirs[i]))
+    return labels
+
+
 @dataclass
 class Paired:
     """Two runs on the items both answered: accuracy differences that a table of
