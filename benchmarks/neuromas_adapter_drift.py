@@ -25,6 +25,7 @@ from mastune.jsonl import read_jsonl
 from mastune.llm.lora import MODULES
 from mastune.optim.neuromas.engine import resolve_backbone
 from mastune.optim.neuromas.checkpoint import read_network
+from mastune.optim.neuromas.lora import lora_b_max
 
 _KEY = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_A(?:\.\w+)?\.weight$")
 
@@ -63,7 +64,7 @@ def drift(path: Path, norms_of: dict[str, dict[str, float]]) -> None:
     print(f"{path}: backbone {bb}, rank {meta['rank']}, alpha {meta['alpha']}, after step {step}, "
           f"{n} steps with an update, lr {lr}" + (f" -> Adam stride bound ~{n * lr:.1e}" if n and lr else ""))
     for node, st in blob["adapters"].items():
-        ratios, max_b = [], 0.0
+        ratios = []
         for ka, a in st.items():
             m = _KEY.search(ka)
             if not m:
@@ -71,9 +72,8 @@ def drift(path: Path, norms_of: dict[str, dict[str, float]]) -> None:
             b = st[ka.replace("lora_A", "lora_B")].float()
             d = float(torch.linalg.matrix_norm(b @ a.float())) * scale
             ratios.append(d / norms[f"blk.{m.group(1)}.{MODULES[m.group(2)]}.weight"])
-            max_b = max(max_b, float(b.abs().max()))
         print(f"  {node:6s} ||dW||/||W|| mean {statistics.mean(ratios):.2%}  max {max(ratios):.2%}  "
-              f"max|B| {max_b:.2e}  ({len(ratios)} modules)")
+              f"max|B| {lora_b_max(st.items()):.2e}  ({len(ratios)} modules)")
 
 
 def main() -> None:

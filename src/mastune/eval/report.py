@@ -88,7 +88,7 @@ def run_labels(run_dirs: Sequence[str | Path]) -> list[str]:
         for k in range(1, len(p) + 1):
             if all(q[-k:] != p[-k:] for j, q in enumerate(parts) if j != i):
                 break
-        labels.append("/".join(p[-k:]) if p else str(run_dirs[i]))
+        labels.append("/".join(p[-k:]))
     return labels
 
 

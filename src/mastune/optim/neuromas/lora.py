@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from ...errors import ConfigError
 
@@ -37,6 +37,13 @@ class LoraSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"rank": self.rank, "target_modules": list(self.target_modules), "alpha": self.lora_alpha,
                 "dropout": self.dropout}
+
+
+def lora_b_max(named: Iterable[tuple[str, Any]]) -> float:
+    """Largest |entry| of the LoRA B tensors among (name, tensor) pairs (a live adapter's parameters or
+    a checkpoint's state). B starts at 0 and Adam moves an entry by about lr per update, so this shows
+    directly whether training can have moved the adapter at all."""
+    return max((float(t.detach().abs().max()) for k, t in named if "lora_B" in k), default=0.0)
 
 
 def _targets(model: Any, target_modules: Sequence[str]) -> list[tuple[int, int]]:

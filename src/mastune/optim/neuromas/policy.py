@@ -22,7 +22,7 @@ from ...errors import ConfigError
 from ...llm.hf import torch_device_dtype
 from ...llm.types import Message
 from ..seeds import stable_int
-from .lora import LoraSpec
+from .lora import LoraSpec, lora_b_max
 from .sampler import Sampled
 
 
@@ -139,10 +139,8 @@ class AdapterPolicy:
                 p.copy_(state[k])
 
     def b_max(self, node: str) -> float:
-        """Largest |entry| of the node's LoRA B matrices: B starts at 0 and Adam moves an entry by about
-        lr per update, so this shows directly whether training can have moved the adapter at all."""
-        with torch.no_grad():
-            return max((float(p.abs().max()) for k, p in self._named(node) if "lora_B" in k), default=0.0)
+        """Largest |entry| of the node's LoRA B matrices (`lora.lora_b_max`)."""
+        return lora_b_max(self._named(node))
 
     def trainable_count(self, node: str) -> int:
         return sum(p.numel() for p in self.parameters(node))
