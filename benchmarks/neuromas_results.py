@@ -96,10 +96,16 @@ def run_stage(a: argparse.Namespace, run: str) -> None:
 
 
 def constant_answer(a: argparse.Namespace) -> tuple[str, dict[str, bool]]:
-    """The best constant answer on the test items (the floor a policy reaches by learning the majority class)."""
+    """The best constant answer on the test items (the floor a policy reaches by learning the majority class).
+
+    Named by its option text too where every item gives that letter the same text (navigate's "B (False)");
+    MMLU's option texts differ per item, so there the letter alone is the answer.
+    """
     examples = select_examples(a.task, split="test", limit=a.test_size).examples
     best = Counter(e.answer for e in examples).most_common(1)[0][0]
-    return best, {e.id: e.answer == best for e in examples}
+    texts = {e.meta.get("answer_text") for e in examples if e.answer == best}
+    name = f"{best} ({texts.pop()})" if len(texts) == 1 and None not in texts else best
+    return name, {e.id: e.answer == best for e in examples}
 
 
 def curves(a: argparse.Namespace, path: Path) -> Path | None:

@@ -68,3 +68,13 @@ def test_report_reads_against_single_llm_rl_and_the_constant_answer(tmp_path, mo
     assert "| n3 | 6 | 2 | 0 |" in text  # n3 right where the constant is wrong on q3, q4
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n3"]["correct"] == 5 and summary["single"]["accuracy"] == 1 / 6
+
+
+def test_constant_answer_names_the_option_text_only_where_it_is_the_same_on_every_item(tmp_path):
+    mod = load_script()
+    name, const = mod.constant_answer(args(tmp_path, task="navigate", test_size=40))
+    letter, text = name.split(" ")
+    assert text in ("(True)", "(False)") and len(const) == 40
+    assert sum(const.values()) >= 20  # the majority of a two-way split
+    mcq, _ = mod.constant_answer(args(tmp_path, task="mmlu_redux", test_size=40))
+    assert mcq in ("A", "B", "C", "D")  # option texts differ per item: the letter alone
