@@ -31,6 +31,20 @@ SPECULATIVE = ("", "ngram")
 
 ADAPTER_FIELD = "mastune_adapter"  # request field (and cache-key part) naming the adapter + weights digest
 
+# Base models (no chat template in the GGUF, or a registry entry with instruct=False): llama.cpp would
+# fall back to ChatML, whose tags a base model echoes for hundreds of tokens instead of answering. They
+# get a plain "Q: ... A:" completion prompt instead (on gemma3-270m it answered short questions best
+# of the formats tried; "Question:/Answer:" and Gemma's own turn tags did worse), and the next "Q:" it
+# starts to write ends the reply.
+COMPLETION_TEMPLATE = (  # no whitespace control: llama.cpp renders with trim_blocks, so no newline follows a tag
+    "{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'user' %}Q: {{ m['content'] }}\n"
+    "{% else %}A: {{ m['content'] }}\n\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}A:{% endif %}"
+)
+COMPLETION_STOP = ("\nQ:",)
+PROMPT_FORMATS = ("auto", "chat", "completion")
+
 
 @dataclass(frozen=True)
 class EngineSpec:
@@ -47,13 +61,15 @@ class EngineSpec:
     # (measured on smollm2-135m with two adapters); off, reuse reproduced every full evaluation.
     flash_attn: bool | None = None
     speculative: str = ""  # one of SPECULATIVE
+    chat_template: str = ""  # "" = the GGUF's own; else a Jinja template (COMPLETION_TEMPLATE for base models)
 
     def same_engine_but_weights(self, other: "EngineSpec") -> bool:
         """Equal but for the adapters' weights: `other` is an older load of this engine."""
         return (self.path, self.n_parallel, self.ctx_per_slot, self.n_threads, self.verbose,
-                self.adapter_prompt_cache, self.prefix_wait_chars, self.flash_attn, self.speculative) == (
+                self.adapter_prompt_cache, self.prefix_wait_chars, self.flash_attn, self.speculative, self.chat_template) == (
                     other.path, other.n_parallel, other.ctx_per_slot, other.n_threads, other.verbose,
-                    other.adapter_prompt_cache, other.prefix_wait_chars, other.flash_attn, other.speculative) \
+                    other.adapter_prompt_cache, other.prefix_wait_chars, other.flash_attn, other.speculative,
+                    other.chat_template) \
             and self.adapters.same_files(other.adapters) and self.adapters != other.adapters
 
 
@@ -118,6 +134,8 @@ class Engine:
             p.flash_attn_type = fa.LLAMA_FLASH_ATTN_TYPE_ENABLED if spec.flash_attn else fa.LLAMA_FLASH_ATTN_TYPE_DISABLED
         if spec.speculative == "ngram":
             p.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
+        if spec.chat_template:
+            p.chat_template = spec.chat_template
         if spec.adapters:
             spec.adapters.configure(p)
         try:
@@ -297,6 +315,8 @@ class EmbeddedLM(LM):
     all); a call picks one with `chat(..., adapter=NAME)`, else `adapter` (the
     entry's default) or none (the base model). Rewriting an adapter file is
     picked up on the next call: new weights, a new engine load, new cache keys.
+    `prompt_format`: auto | chat (the GGUF's chat template) | completion (a plain Q/A prompt for
+    base models; auto picks it for instruct=False built-ins and files without a chat template).
     """
 
     def __init__(
@@ -314,6 +334,7 @@ class EmbeddedLM(LM):
         flash_attn: bool | None = None,
         route_slots: bool = True,
         speculative: str = "",
+        prompt_format: str = "auto",
         price: Price = Price(),
         profile: str = "",
         **kw: Any,
@@ -336,7 +357,11 @@ class EmbeddedLM(LM):
             raise ConfigError(f"model {name!r}: speculative must be one of {SPECULATIVE!r} ('' = off), got {speculative!r}")
         self.route_slots = route_slots  # prefix-aware slot routing (see llm/slots.py)
         self.speculative = speculative
+        if prompt_format not in PROMPT_FORMATS:
+            raise ConfigError(f"model {name!r}: prompt_format must be one of {PROMPT_FORMATS!r}, got {prompt_format!r}")
+        self.prompt_format = prompt_format
         self._path: str | None = None
+        self._completion: bool | None = None
 
     def gguf_path(self) -> str:
         if self._path is None:
@@ -349,7 +374,34 @@ class EmbeddedLM(LM):
         # The file's name + size identify the weights without hashing a GB per call.
         # (The adapter and its weights digest are in the request: see ADAPTER_FIELD.)
         path = Path(self.gguf_path())
-        return {"backend": "embedded", "file": path.name, "size": path.stat().st_size}
+        ident: dict[str, Any] = {"backend": "embedded", "file": path.name, "size": path.stat().st_size}
+        if self.completion_format():  # other prompts, other replies: never the old ChatML ones from the cache
+            ident["prompt"] = "completion-v1"
+        return ident
+
+    def completion_format(self) -> bool:
+        """Whether this model gets the plain Q/A prompt (a base model) rather than its chat template.
+
+        auto: a built-in model by its registry entry (instruct=False), any other file by whether it
+        carries a chat template."""
+        if self._completion is None:
+            if self.prompt_format != "auto":
+                self._completion = self.prompt_format == "completion"
+            else:
+                from ..models.gguf_meta import has_chat_template
+                from ..models.pull import cached_name
+                from ..models.registry import resolve
+
+                path = self.gguf_path()
+                builtin = resolve(self.model) or resolve(cached_name(path) or "")
+                if builtin is not None:
+                    self._completion = not builtin.instruct
+                else:
+                    try:
+                        self._completion = not has_chat_template(path)
+                    except (OSError, ValueError):  # llama.cpp will say what is wrong with the file
+                        self._completion = False
+        return self._completion
 
     def adapters(self) -> AdapterSet:
         """The adapters as they are on disk now (digests re-hashed only when a file changed)."""
@@ -366,6 +418,7 @@ class EmbeddedLM(LM):
             self.gguf_path(), self.n_parallel, self.ctx_per_slot, self.n_threads, settings.get().verbose,
             adapters if adapters is not None else self.adapters(), self.adapter_prompt_cache,
             self.prefix_wait_chars, self.flash_attn, self.speculative,
+            COMPLETION_TEMPLATE if self.completion_format() else "",
         )
         return get_engine(spec)
 
@@ -390,6 +443,9 @@ class EmbeddedLM(LM):
         engine = await loop.run_in_executor(None, self.engine, adapters)  # first use may pull + load
         request.update(adapters.request_fields(chosen and chosen["name"], chosen["scale"] if chosen else 1.0,
                                                self.adapter_prompt_cache))
+        if self.completion_format():  # a base model goes on to write the next question: stop there
+            request["stop"] = list(request.get("stop") or []) + [s for s in COMPLETION_STOP
+                                                                 if s not in (request.get("stop") or [])]
         try:
             resp = await loop.run_in_executor(engine.pool, engine.complete, request, self.route_slots)
         except ModelUnavailable:

@@ -67,6 +67,8 @@ class ModelConfig(BaseModel):
     n_threads: int = 0  # embedded: 0 = $MASTUNE_THREADS or the shared thread budget (llm/threads.py)
     route_slots: bool = True  # embedded: send calls to the slot caching their longest prefix
     speculative: Literal["", "ngram"] = ""  # embedded: n-gram prompt-lookup speculation (greedy-exact)
+    # embedded: chat (the GGUF's template) | completion (Q/A prompt, base models) | auto (by the model)
+    prompt_format: Literal["auto", "chat", "completion"] = "auto"
     timeout_s: float = 600.0
     max_retries: int = 2
 
@@ -145,7 +147,7 @@ class ModelConfig(BaseModel):
             self.name, self.model or self.name, n_parallel=self.n_parallel, ctx_per_slot=self.ctx_per_slot,
             n_threads=self.n_threads, adapters=engine_adapters or self.engine_adapters(),
             adapter=self.default_adapter(), route_slots=self.route_slots, speculative=self.speculative,
-            price=price, **common,
+            prompt_format=self.prompt_format, price=price, **common,
         )
 
 
@@ -212,7 +214,8 @@ class Pool(Mapping[str, LM]):
         """All adapters of the entries sharing cfg's base engine, so one loaded base serves them all."""
         if cfg.backend != "embedded":
             return None
-        engine = lambda c: (c.model or c.name, c.n_parallel, c.ctx_per_slot, c.n_threads, c.speculative)  # noqa: E731
+        engine = lambda c: (c.model or c.name, c.n_parallel, c.ctx_per_slot, c.n_threads, c.speculative,  # noqa: E731
+                            c.prompt_format)
         merged: dict[str, str] = {}
         for other in self.config.models:
             if other.backend == "embedded" and engine(other) == engine(cfg):
