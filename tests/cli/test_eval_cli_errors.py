@@ -26,8 +26,10 @@ def _eval(tmp_path, data, *extra):
 
 @pytest.mark.parametrize("flags,message", [
     (["--split", "bogus"], "unknown split 'bogus'"),
-    (["--sample", "-2"], "--sample must be at least 0"),
-    (["--limit", "-3"], "--limit must be at least 0"),
+    (["--sample", "-2"], "--sample must be at least 1"),
+    (["--limit", "-3"], "--limit must be at least 1"),
+    (["--limit", "0"], "--limit must be at least 1, got 0 (0 items would make an empty run)"),
+    (["--sample", "0"], "--sample must be at least 1, got 0"),
     (["--concurrency", "0"], "--concurrency must be at least 1"),
 ])
 def test_bad_numbers_and_names_are_messages(tmp_path, data, flags, message):

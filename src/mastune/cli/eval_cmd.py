@@ -20,7 +20,8 @@ from ..rollout.choose import open_runner
 from ..systems import build_system
 from ..tasks.selection import select_examples
 from ..tasks.splits import normalize_split
-from .common import CHECKPOINT_HELP, SYSTEM_HELP, TASK_HELP, cli_settings, console, err_console, system_spec
+from .common import (CHECKPOINT_HELP, SYSTEM_HELP, TASK_HELP, check_at_least_one, cli_settings, console, err_console,
+                     interrupted, system_spec)
 from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 
@@ -79,9 +80,15 @@ def eval_command(
             # before any call, so a bad config or checkpoint fails here.
             solver = build_system(spec, the_pool) if runner_kind == "local" else spec
             runner.system(solver)
-            with cli_settings(cache=not no_cache, verbose=verbose), _progress() as (bar, hook):
-                summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest,
-                                               progress=hook, runner=runner))
+            watch = _progress()
+            try:
+                with cli_settings(cache=not no_cache, verbose=verbose), watch as (bar, hook):
+                    summary = asyncio.run(evaluate(cfg, solver, examples, pool=the_pool, split_manifest=manifest,
+                                                   progress=hook, runner=runner))
+            except KeyboardInterrupt:
+                done, total = watch.kept()
+                raise interrupted(f"{done} of {total} items are kept in {out / 'results.jsonl'}; "
+                                  "run the same command to resume") from None
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {escape(redact(str(e)))}", highlight=False)
         raise typer.Exit(1)
@@ -107,9 +114,8 @@ def _check_flags(split: str, limit: int | None, sample: int | None, concurrency:
             normalize_split(split)
         except ValueError as e:
             raise ConfigError(f"--split: {e}") from None
-    for flag, value, least in (("--limit", limit, 0), ("--sample", sample, 0), ("--concurrency", concurrency, 1)):
-        if value is not None and value < least:
-            raise ConfigError(f"{flag} must be at least {least}, got {value}")
+    for flag, value in (("--limit", limit), ("--sample", sample), ("--concurrency", concurrency)):
+        check_at_least_one(flag, value)
 
 
 class _progress:
@@ -118,7 +124,15 @@ class _progress:
 
     LOG_EVERY_S = 30.0
 
+    def kept(self) -> tuple[int, str]:
+        """(items finished and kept, total or '?') as last reported."""
+        if self.last is None:
+            return 0, "?"
+        summary, total = self.last
+        return summary.n, str(total)
+
     def __enter__(self):
+        self.last = None
         self.last_line = 0.0
         self.progress = Progress(
             TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(),
@@ -130,6 +144,7 @@ class _progress:
         self.task = None
 
         def hook(summary, total):
+            self.last = (summary, total)
             fields = dict(acc=f"{100 * summary.accuracy:.1f}%", cost=f"{summary.cost:.5f}", err=summary.errors)
             done = summary.n + summary.errors
             if self.task is None:

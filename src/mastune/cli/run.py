@@ -13,6 +13,7 @@ from ..errors import MastuneError
 from ..llm.pool import Pool
 from ..redact import redact
 from ..llm.usage import track_usage
+from .progress import CallWatch, WatchedPool
 from .common import CHECKPOINT_HELP, SYSTEM_HELP, cli_settings, console, err_console, system_spec, usage_table
 
 
@@ -34,8 +35,10 @@ def run(
 ) -> None:
     """Answer QUESTION with one model or a multi-agent system, printing answer and usage."""
     try:
-        the_pool = Pool.load(pool)
-        with cli_settings(cache=not no_cache, verbose=verbose):
+        base_pool = Pool.load(pool)
+        label = system or (config.stem if config else None) or model or base_pool.default_model
+        with cli_settings(cache=not no_cache, verbose=verbose), CallWatch(err_console, label) as watch:
+            the_pool = WatchedPool(base_pool, watch)  # every call reports its node, start and tokens
             if system is None and config is None:
                 record = asyncio.run(_single(the_pool, model or the_pool.default_model, question, max_tokens or 512, temperature))
             else:

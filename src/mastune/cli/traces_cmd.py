@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import MastuneError
-from .common import TASK_HELP, cli_settings, console, err_console, system_spec
+from .common import TASK_HELP, check_at_least_one, cli_settings, console, err_console, interrupted, system_spec
 from .runner_opts import RAY_ADDRESS, RUNNER, WORKERS
 
 __all__ = ["traces_app"]
@@ -61,6 +61,8 @@ def generate(
     from ..tasks.datasets import get_task
 
     try:
+        check_at_least_one("--limit", limit)
+        check_at_least_one("--concurrency", concurrency)
         the_pool = Pool.load(pool)
         examples = get_task(task, path=data_path, split=split, seed=seed, limit=limit).examples
         knobs = dict(ceo=ceo, max_turn=max_turn, max_inner_turns=max_inner_turns, experts=experts,
@@ -70,16 +72,30 @@ def generate(
         with open_runner(runner_kind, the_pool, concurrency=concurrency, address=ray_address,
                          workers=workers) as runner:
             collab = runner.system(spec)
-            with cli_settings(cache=not no_cache, verbose=verbose):
-                progress = lambda c, n: err_console.print(  # noqa: E731
-                    f"{c['total']}/{n}  kept {c['kept']}  errors {c['errors']}", highlight=False)
-                counts = asyncio.run(generate_traces(spec, examples, out, progress=progress, runner=runner))
+            progress = lambda c, n: err_console.print(  # noqa: E731
+                f"{c['total']}/{n}  kept {c['kept']}  errors {c['errors']}", highlight=False)
+            try:
+                with cli_settings(cache=not no_cache, verbose=verbose):
+                    counts = asyncio.run(generate_traces(spec, examples, out, progress=progress, runner=runner))
+            except KeyboardInterrupt:
+                raise interrupted(_kept_traces(out, examples)) from None
     except MastuneError as e:
         err_console.print(f"[red]error:[/] {escape(str(e))}")  # an install hint like mastune[ray] is not markup
         raise typer.Exit(1)
     console.print(_counts_table(counts, f"{collab.name} on {task}/{split} -> {out}"))
     if counts["errors"]:
         err_console.print(f"[yellow]{counts['errors']} question(s) failed; re-run the same command to retry them[/]")
+
+
+def _kept_traces(out: Path, examples: list) -> str:
+    from ..jsonl import ResultsFile
+    from ..optim.sft.traces import TRACES_FILE
+
+    ids = {ex.id for ex in examples}
+    latest = [r for i, r in ResultsFile(out / TRACES_FILE).latest().items() if i in ids]
+    done = sum(r.get("status") == "ok" for r in latest)
+    return (f"{done} of {len(examples)} questions are done and kept in {out / TRACES_FILE}; "
+            "run the same command to resume")
 
 
 @traces_app.command("export")

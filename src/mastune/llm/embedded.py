@@ -9,6 +9,7 @@ their per-request selection from lora.py.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from .types import Completion, Message, Price
 # settings). "ngram": prompt-lookup drafts, which keep greedy outputs identical.
 SPECULATIVE = ("", "ngram")
 
+log = logging.getLogger("mastune.llm")
 ADAPTER_FIELD = "mastune_adapter"  # request field (and cache-key part) naming the adapter + weights digest
 
 # Base models (no chat template in the GGUF, or a registry entry with instruct=False): llama.cpp would
@@ -298,9 +300,18 @@ def get_engine(spec: EngineSpec) -> Engine:
     with _engines_lock:
         engine = _engines.get(spec)
         if engine is None:
-            for old in [s for s in _engines if spec.same_engine_but_weights(s)]:
+            replaced = [s for s in _engines if spec.same_engine_but_weights(s)]
+            for old in replaced:
                 threading.Thread(target=_engines.pop(old).close, daemon=True).start()
+            first = not replaced and not any(s.path == spec.path for s in _engines)
+            if first:  # the first load of a file takes seconds to a minute: say why nothing happens yet
+                size = Path(spec.path).stat().st_size if Path(spec.path).is_file() else 0
+                log.info("loading %s (%d MB) into the llama.cpp engine (once per process)...",
+                         Path(spec.path).name, round(size / 1e6))
+            t0 = time.monotonic()
             engine = _engines[spec] = Engine(spec)
+            if first:
+                log.info("loaded %s in %.1f s", Path(spec.path).name, time.monotonic() - t0)
             for other in _engines.values():  # idle engines take their smaller share at once
                 if other is not engine:
                     other.refresh()
