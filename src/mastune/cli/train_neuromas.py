@@ -62,6 +62,39 @@ def neuromas_config(*, task: str, backbone: str, layers: str, grow_from: Optiona
     return single_llm_config(cfg) if single_llm else cfg
 
 
+def check_run_folder(cfg: Any, out: Path) -> str | None:
+    """Refuse an --out folder that holds a run with other settings; a message if it already finished.
+
+    Only what config.json and state.pt say; the trainer checks the rest (backbone hash, data) later."""
+    from ..optim.checkpoint import CheckpointError
+    from ..optim.neuromas.config import CONFIG_FILE, NeuroMASConfig
+
+    if not (out / CONFIG_FILE).is_file():
+        return None
+    try:
+        saved = NeuroMASConfig.load(out)
+    except (ConfigError, ValueError, TypeError, KeyError):
+        raise ConfigError(f"{out} holds something other than a NeuroMAS run ({CONFIG_FILE} is not a NeuroMAS "
+                          "config); use a new --out folder") from None
+    diffs = cfg.differences(saved)
+    if diffs:
+        raise ConfigError(f"{out} holds a run with other settings ({'; '.join(diffs)}); "
+                          "use a new --out folder or the same options")
+    try:
+        from ..optim.neuromas.checkpoint import read_network
+        from ..optim.neuromas.train import STATE_FILE
+
+        state = read_network(out / STATE_FILE) if (out / STATE_FILE).is_file() else {}
+    except (CheckpointError, ImportError):  # unreadable: the trainer says what is wrong with it
+        return None
+    done = state.get("step")
+    if isinstance(done, int) and done >= cfg.steps:
+        return (f"{out} already holds a finished run: {done} of {cfg.steps} steps, {state.get('episodes', '?')} "
+                f"episodes, best validation {json.dumps(state.get('best'))} -> {out / 'best.pt'}; nothing to "
+                "train (raise --steps or --episodes to train on)")
+    return None
+
+
 def neuromas(
     task: str = typer.Option("navigate", "--task", "-t", help="task to train on (its seeded train/valid split)"),
     backbone: str = typer.Option(..., "--backbone", "-b", help="pool model name (e.g. smollm2-135m), .gguf file or HF folder"),
@@ -110,8 +143,16 @@ def neuromas(
         from ..optim.neuromas.optimiser import sampler_kind, student_spec
 
         kind = sampler_kind(cfg, sampler)
+        if episodes is not None and cfg.steps * cfg.episodes_per_step != episodes:
+            err_console.print(f"note: --episodes {episodes} runs {cfg.steps * cfg.episodes_per_step} episodes: "
+                              f"{cfg.steps} whole step(s) of {cfg.questions_per_step} questions x {cfg.group_size} "
+                              "samples", highlight=False)
         if print_config:
             print(json.dumps({"config": cfg.to_dict(), "sampler": kind}))
+            return
+        finished = check_run_folder(cfg, out)  # before the backbone loads (tens of seconds)
+        if finished is not None:
+            console.print(finished, highlight=False)
             return
         from ..optim.neuromas import load_splits
 

@@ -326,6 +326,10 @@ def pull(name: str, *, path: str | Path | None = None, progress: Progress | None
         p = Path(name).expanduser()
         if p.suffix == ".gguf" and p.is_file():
             return pull(name, path=p, progress=progress)
+        if p.suffix == ".gguf" or "/" in name or os.sep in name:  # a path, not a name: say the file is missing
+            what = "is not a file" if p.exists() else "does not exist"
+            raise ModelUnavailable(f"GGUF file {name} {what} (resolved: {p.resolve()}); check the path, "
+                                   "or name a built-in model: " + ", ".join(MODELS))
         known = ", ".join(MODELS)
         raise ModelUnavailable(f"unknown model {name!r}; built-in models: {known}; or pass a path to a .gguf file")
 
