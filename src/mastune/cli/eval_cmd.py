@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError, MastuneError
-from ..eval.report import COLUMNS, PAIRED_COLUMNS, markdown_table, paired, paired_markdown, paired_rows, plot, rows, run_labels, summarize
+from ..eval.report import (COLUMNS, NOT_PAIRED, PAIRED_COLUMNS, by_task, markdown_report, paired, paired_rows, plot,
+                           rows, run_labels, summarize, task_plot_path)
 from ..eval.runner import EvalConfig, evaluate
 from ..llm.pool import Pool
 from ..redact import redact
@@ -165,12 +166,14 @@ class _progress:
 
 def report_command(
     runs: List[Path] = typer.Argument(..., help="run folders made by `mastune eval`"),
-    plot_path: Path = typer.Option(Path("report.png"), "--plot", help="accuracy-vs-cost PNG"),
-    markdown: Optional[Path] = typer.Option(None, "--markdown", help="also write the table as Markdown"),
+    plot_path: Path = typer.Option(Path("report.png"), "--plot", help="accuracy-vs-cost PNG (one per task when "
+                                   "the runs are of several: report-TASK.png)"),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="also write the tables as Markdown"),
     title: str = typer.Option("accuracy vs cost", "--title"),
 ) -> None:
-    """Compare runs: accuracy (95% CI), cost, tokens, calls, latency, unparsed; the first run paired
-    against each other on shared items (McNemar); plot with Pareto front."""
+    """Compare runs: accuracy (95% CI), cost, tokens, calls, latency, unparsed; per task, the first run paired
+    against each other on shared items (McNemar); plot with Pareto front. Runs of different tasks are
+    reported apart, never paired."""
     from rich.table import Table
 
     try:
@@ -180,22 +183,27 @@ def report_command(
         raise typer.Exit(1)
     for s, label in zip(summaries, run_labels(runs)):
         s.name = label
-    comparisons = [paired(summaries[0], s) for s in summaries[1:]]
-    table = Table(title="runs")
-    for c in COLUMNS:
-        table.add_column(c, justify="right" if c not in ("run", "system", "model", "task") else "left")
-    for r in rows(summaries):
-        table.add_row(*r)
-    console.print(table)
-    if comparisons:
-        table = Table(title=f"paired against {summaries[0].name} (items both answered; exact McNemar test)")
-        for c in PAIRED_COLUMNS:
-            table.add_column(c, justify="left" if c in ("base", "other") else "right")
-        for r in paired_rows(comparisons):
+    groups = by_task(summaries)
+    if len(groups) > 1:
+        console.print(f"{len(groups)} tasks ({', '.join(groups)}). {NOT_PAIRED}", highlight=False)
+    for task, group in groups.items():
+        comparisons = [paired(group[0], s) for s in group[1:]]
+        table = Table(title=f"runs on {task}")
+        for c in COLUMNS:
+            table.add_column(c, justify="right" if c not in ("run", "system", "model", "task") else "left")
+        for r in rows(group):
             table.add_row(*r)
         console.print(table)
-    console.print(f"plot: {plot(summaries, plot_path, title)}")
+        if comparisons:
+            table = Table(title=f"{task}: paired against {group[0].name} (items both answered; exact McNemar test)")
+            for c in PAIRED_COLUMNS:
+                table.add_column(c, justify="left" if c in ("base", "other") else "right")
+            for r in paired_rows(comparisons):
+                table.add_row(*r)
+            console.print(table)
+        path = task_plot_path(plot_path, task, len(groups))
+        console.print(f"plot ({task}): {plot(group, path, title if len(groups) == 1 else f'{title}: {task}')}")
     if markdown:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(markdown_table(summaries) + (f"\n{paired_markdown(comparisons)}" if comparisons else ""))
+        markdown.write_text(markdown_report(summaries))
         console.print(f"markdown: {markdown}")

@@ -1,6 +1,10 @@
 """Compare finished runs: a table (accuracy with 95% CI, cost, tokens, calls,
 latency, unparsed, errors), paired comparisons on the items two runs share, and an
-accuracy-vs-cost plot with the Pareto front."""
+accuracy-vs-cost plot with the Pareto front.
+
+Runs of different tasks answer different items: they are never paired or put on one
+front. `by_task` splits them, and a report has one table, one set of comparisons and
+one plot per task."""
 from __future__ import annotations
 
 import json
@@ -77,6 +81,43 @@ def _usage(rec: dict, key: str) -> float:
     usage = rec.get("usage")
     v = usage.get(key, 0) if isinstance(usage, dict) else 0
     return v if isinstance(v, (int, float)) else 0
+
+
+def by_task(summaries: Sequence[RunSummary]) -> dict[str, list[RunSummary]]:
+    """The runs grouped by task, tasks in order of first appearance, runs in the given order."""
+    groups: dict[str, list[RunSummary]] = {}
+    for s in summaries:
+        groups.setdefault(s.task, []).append(s)
+    return groups
+
+
+def task_plot_path(path: str | Path, task: str, n_tasks: int) -> Path:
+    """One plot per task: report.png stays as is for one task, else report-TASK.png for each."""
+    path = Path(path)
+    if n_tasks <= 1:
+        return path
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in task)
+    return path.with_name(f"{path.stem}-{safe}{path.suffix or '.png'}")
+
+
+def markdown_report(summaries: Sequence[RunSummary]) -> str:
+    """The runs table and paired comparisons as Markdown; a section per task when there are several."""
+    groups = by_task(summaries)
+    parts = []
+    if len(groups) > 1:
+        parts.append(f"{NOT_PAIRED}\n")
+    for task, runs in groups.items():
+        if len(groups) > 1:
+            parts.append(f"## {task}\n")
+        parts.append(markdown_table(runs))
+        comparisons = [paired(runs[0], r) for r in runs[1:]]
+        if comparisons:
+            parts.append(paired_markdown(comparisons))
+    return "\n".join(parts)
+
+
+NOT_PAIRED = ("Runs of different tasks answer different items, so they are not paired or compared: "
+              "each task has its own table, comparisons and plot.")
 
 
 def run_labels(run_dirs: Sequence[str | Path]) -> list[str]:
