@@ -171,9 +171,10 @@ def report_command(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="also write the tables as Markdown"),
     title: str = typer.Option("accuracy vs cost", "--title"),
 ) -> None:
-    """Compare runs: accuracy (95% CI), cost, tokens, calls, latency, unparsed; per task, the first run paired
-    against each other on shared items (McNemar); plot with Pareto front. Runs of different tasks are
-    reported apart, never paired."""
+    """Compare runs per task: accuracy (95% CI), cost, tokens, calls, latency; paired tests; plot with Pareto front.
+
+    Per task, the first run is paired against each other on the items both answered (exact McNemar).
+    Runs of different tasks are reported apart (one table and plot each), never paired."""
     from rich.table import Table
 
     try:
