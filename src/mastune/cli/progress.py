@@ -39,9 +39,11 @@ def caller_node(frame: FrameType | None) -> str | None:
 class CallWatch:
     """Counts the calls of a run as they start and finish; prints what is going on."""
 
-    def __init__(self, console: Any, label: str) -> None:
+    def __init__(self, console: Any, label: str, *, lines: bool = True) -> None:
+        """lines: off a terminal, print a line per finished call (a one-call run has nothing to add)."""
         self.console = console
         self.label = label
+        self.lines = lines
         self.running: dict[int, str] = {}  # call id -> what it is (node and model)
         self.calls = self.tokens = 0
         self.t0 = time.monotonic()
@@ -65,7 +67,7 @@ class CallWatch:
             self.tokens += tokens
             if self.live:
                 self._refresh()
-            else:
+            elif self.lines:
                 waiting = ", ".join(sorted(set(self.running.values())))
                 line = (f"[{self.label}] {what} done ({tokens} tok); {self.calls} call(s), {self.tokens} tokens, "
                         f"{time.monotonic() - self.t0:.0f} s" + (f"; running: {waiting}" if waiting else ""))

@@ -37,9 +37,11 @@ def run(
     try:
         base_pool = Pool.load(pool)
         label = system or (config.stem if config else None) or model or base_pool.default_model
-        with cli_settings(cache=not no_cache, verbose=verbose), CallWatch(err_console, label) as watch:
+        one_call = system is None and config is None
+        watch = CallWatch(err_console, label, lines=not one_call)  # one call: nothing to add off a terminal
+        with cli_settings(cache=not no_cache, verbose=verbose), watch:
             the_pool = WatchedPool(base_pool, watch)  # every call reports its node, start and tokens
-            if system is None and config is None:
+            if one_call:
                 record = asyncio.run(_single(the_pool, model or the_pool.default_model, question, max_tokens or 512, temperature))
             else:
                 from ..systems import build_system
