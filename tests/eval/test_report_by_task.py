@@ -25,7 +25,8 @@ def test_runs_are_grouped_by_task_in_order_of_appearance(tmp_path):
             (("a", "gsm8k"), ("b", "navigate"), ("c", "gsm8k"))]
     assert {t: [s.name for s in g] for t, g in by_task(runs).items()} == {"gsm8k": ["a", "c"], "navigate": ["b"]}
     assert task_plot_path("out/report.png", "gsm8k", 1).name == "report.png"
-    assert task_plot_path("out/report.png", "mmlu-redux:college_physics", 2).name == "report-mmlu-redux_college_physics.png"
+    named = task_plot_path("out/report.png", "mmlu-redux:college_physics", 2).name
+    assert named == "report-mmlu-redux_college_physics.png"
     md = markdown_report(runs)
     assert "## gsm8k" in md and "## navigate" in md and "not paired" in md
     assert "| a | c |" in md and "| a | b |" not in md

@@ -26,7 +26,8 @@ def vocab(n: int) -> bytes:  # an array (9) of strings (8), like tokenizer.ggml.
 
 def common():
     return [("general.architecture", 8, _s("llama")), ("general.alignment", 4, struct.pack("<I", 32)),
-            ("tokenizer.ggml.tokens", 9, vocab(5000)), ("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, 3) + b"\0" * 12),
+            ("tokenizer.ggml.tokens", 9, vocab(5000)),
+            ("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, 3) + b"\0" * 12),  # an array of 3 float32
             ("tokenizer.ggml.add_bos_token", 7, b"\1")]
 
 

@@ -68,7 +68,8 @@ class EngineSpec:
     def same_engine_but_weights(self, other: "EngineSpec") -> bool:
         """Equal but for the adapters' weights: `other` is an older load of this engine."""
         return (self.path, self.n_parallel, self.ctx_per_slot, self.n_threads, self.verbose,
-                self.adapter_prompt_cache, self.prefix_wait_chars, self.flash_attn, self.speculative, self.chat_template) == (
+                self.adapter_prompt_cache, self.prefix_wait_chars, self.flash_attn, self.speculative,
+                self.chat_template) == (
                     other.path, other.n_parallel, other.ctx_per_slot, other.n_threads, other.verbose,
                     other.adapter_prompt_cache, other.prefix_wait_chars, other.flash_attn, other.speculative,
                     other.chat_template) \
@@ -369,7 +370,8 @@ class EmbeddedLM(LM):
         self.route_slots = route_slots  # prefix-aware slot routing (see llm/slots.py)
         self.speculative = speculative
         if prompt_format not in PROMPT_FORMATS:
-            raise ConfigError(f"model {name!r}: prompt_format must be one of {PROMPT_FORMATS!r}, got {prompt_format!r}")
+            raise ConfigError(f"model {name!r}: prompt_format must be one of {PROMPT_FORMATS!r}, "
+                              f"got {prompt_format!r}")
         self.prompt_format = prompt_format
         self._path: str | None = None
         self._completion: bool | None = None
