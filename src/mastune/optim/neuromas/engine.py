@@ -46,6 +46,27 @@ PREFIX_WAIT_CHARS = 200
 # Request fields that make llama.cpp sample from softmax(logits / T) and nothing else.
 PLAIN_SAMPLING = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0,
                   "presence_penalty": 0.0, "frequency_penalty": 0.0}
+# ... and report, per sampled token, its id and its probability under that same distribution
+# (post-sampling: after the temperature), the end-of-turn token included.
+TOKEN_REPORT = {"logprobs": True, "n_probs": 1, "post_sampling_probs": True}
+
+
+def sampled_tokens(extra: Mapping[str, Any]) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+    """(token ids, log-probs) from a llama.cpp response's `logprobs` (None when absent). Greedy requests
+    report no sampling distribution: their probabilities are those of the T = 1 softmax."""
+    import math
+
+    content = ((extra or {}).get("logprobs") or {}).get("content")
+    if not content:
+        return None
+    ids, lps = [], []
+    for e in content:
+        ids.append(int(e["id"]))
+        if "prob" in e:
+            lps.append(math.log(max(float(e["prob"]), 1e-30)))  # a 0 underflow must not become -inf
+        else:
+            lps.append(float(e.get("logprob", float("nan"))))
+    return tuple(ids), tuple(lps)
 
 
 def is_gguf(path: str | Path) -> bool:
@@ -118,7 +139,8 @@ class EngineSampler:
 
     def __init__(self, base_gguf: str | Path, work_dir: str | Path, *, n_parallel: int = 4,
                  ctx_per_slot: int = 2048, n_threads: int = 0, prompt_reuse: bool = True,
-                 prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "") -> None:
+                 prefix_wait_chars: int = PREFIX_WAIT_CHARS, speculative: str = "",
+                 report_tokens: bool = False) -> None:
         if not is_gguf(base_gguf):
             raise ConfigError(f"the engine sampler serves a .gguf backbone; {base_gguf} is not one "
                               "(give --backbone a pool model name or a .gguf file, or use the transformers sampler)")
@@ -129,6 +151,8 @@ class EngineSampler:
                              speculative=speculative)
         self.syncs = 0
         self.sync_s = 0.0  # time spent exporting + converting (benchmarks)
+        # token ids and behaviour log-probs with every sample (the RL trainer scores exactly those ids)
+        self.report_tokens = report_tokens
 
     async def sync(self, policy: "AdapterPolicy") -> None:
         import time
@@ -155,10 +179,13 @@ class EngineSampler:
         if node not in self.lm.adapter_files:
             raise ConfigError(f"the engine serves no adapter for node {node!r} (served: "
                               f"{sorted(self.lm.adapter_files) or 'none'}); call sync(policy) first")
+        report = TOKEN_REPORT if self.report_tokens else {}
         c = await self.lm.chat(messages, adapter=node, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                               use_cache=False, **PLAIN_SAMPLING)
+                               use_cache=False, **PLAIN_SAMPLING, **report)
+        tokens = sampled_tokens(c.extra) if self.report_tokens else None
         return Sampled(c.text, c.finish_reason != "length", c.usage.prompt_tokens, c.usage.completion_tokens,
-                       prompt_evaluated=c.usage.prompt_evaluated)
+                       prompt_evaluated=c.usage.prompt_evaluated, token_ids=tokens and tokens[0],
+                       token_logprobs=tokens and tokens[1])
 
     async def aclose(self) -> None:
         await self.lm.close()

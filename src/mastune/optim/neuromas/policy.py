@@ -205,6 +205,15 @@ class AdapterPolicy:
         return (torch.cat(outs) if outs else torch.zeros(0)), counts
 
     def _batch_logprobs(self, node: str, items: Sequence[tuple[Sequence[Message], Sampled]], temperature: float):
+        scored = self.token_logprobs(node, items, temperature)
+        return (scored.logprobs * scored.mask).sum(1), scored.counts
+
+    def token_logprobs(self, node: str | None, items: Sequence[tuple[Sequence[Message], Sampled]],
+                       temperature: float, *, entropy: bool = False) -> "TokenScores":
+        """Per-token log p(token | prompt, earlier tokens) under `node`'s adapter (None: the backbone
+        alone, adapters off), as a [n, K] tensor right-aligned (row r's completion ends at column K-1)
+        with a mask of real tokens; with grad when grad is enabled. `entropy`: also the per-token
+        entropy of softmax(logits / T) (no grad)."""
         seqs = [(prompt_ids(self.tokenizer, m), self.completion_ids(s)) for m, s in items]
         # Left padding: every completion ends at the last position, so only the last
         # (longest completion + 1) positions need logits (the vocabulary is large).
@@ -223,10 +232,38 @@ class AdapterPolicy:
         positions = (mask.cumsum(1) - 1).clamp(min=0)  # each row counts from 0 where it starts
         ids, mask, positions, target_mask = (t.to(self.device) for t in (ids, mask, positions, target_mask))
         with self.lock:
-            self._use(node)
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                                logits_to_keep=keep).logits
+            if node is None:
+                with self.model.disable_adapter():
+                    logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                        logits_to_keep=keep).logits
+            else:
+                self._use(node)
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    logits_to_keep=keep).logits
         logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
         targets = ids[:, length - keep + 1:]
         tok = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        return (tok * target_mask).sum(1), [len(c) for _, c in seqs]
+        ent = None
+        if entropy:
+            with torch.no_grad():
+                ent = -(logp.exp() * logp).sum(-1)
+        return TokenScores(tok, target_mask, [len(c) for _, c in seqs], ent, [c for _, c in seqs])
+
+
+class TokenScores:
+    """Per-token scores of a batch (see AdapterPolicy.token_logprobs): right-aligned [n, K] tensors."""
+
+    def __init__(self, logprobs: torch.Tensor, mask: torch.Tensor, counts: list[int],
+                 entropy: torch.Tensor | None, ids: list[list[int]]) -> None:
+        self.logprobs, self.mask, self.counts, self.entropy, self.ids = logprobs, mask, counts, entropy, ids
+
+    def aligned(self, rows: Sequence[Sequence[float] | None], fill: float = 0.0) -> torch.Tensor:
+        """Per-token values given per row in completion order (e.g. the sampler's log-probs), laid out
+        like `logprobs` (rows given as None are filled)."""
+        out = torch.full(self.logprobs.shape, fill, dtype=torch.float32)
+        k = self.logprobs.shape[1]
+        for r, vals in enumerate(rows):
+            if vals:
+                v = list(vals)[-self.counts[r]:] if self.counts[r] else []
+                out[r, k - len(v):] = torch.tensor(v, dtype=torch.float32)
+        return out.to(self.logprobs.device)

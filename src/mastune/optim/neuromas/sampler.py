@@ -29,6 +29,9 @@ class Sampled:
     completion_tokens: int = 0
     token_ids: tuple[int, ...] | None = field(default=None, compare=False)  # incl. the end token when finished
     prompt_evaluated: int | None = field(default=None, compare=False)  # prompt tokens computed (not cache hits)
+    # the sampler's own log-probability of each token of token_ids under the distribution it drew from
+    # (the behaviour policy; None when the backend does not report it)
+    token_logprobs: tuple[float, ...] | None = field(default=None, compare=False)
 
 
 @runtime_checkable
