@@ -16,6 +16,11 @@ SETUP = 'python3 -m pip install -e ".[all,dev]" -c constraints-cpu.txt'
 TEST = "python3 -m pytest -q"
 
 
+def slug(heading: str) -> str:
+    """A heading's anchor as mkdocs' toc makes it (lower case, punctuation dropped, spaces to dashes)."""
+    return re.sub(r"[\s]+", "-", re.sub(r"[^\w\s-]", "", heading.strip().lower()))
+
+
 def test_the_docs_site_builds_strictly(tmp_path):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # the theme's banner is not a build problem
     r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
@@ -38,8 +43,11 @@ def test_the_readme_opens_with_the_two_commands_ci_runs_and_stays_short():
     ci = (ROOT / ".ci" / "run").read_text()
     assert SETUP in ci and TEST in ci
     assert len(text.splitlines()) <= 250
-    for link in re.findall(r"\]\((docs/[^)#]+)", text):  # the README's links into the docs exist
+    for link, anchor in re.findall(r"\]\((docs/[^)#]+)(?:#([^)]+))?\)", text):  # links into the docs exist
         assert (ROOT / link).is_file(), link
+        if anchor:  # ... and so do their anchors (mkdocs checks the docs' own links, not the README's)
+            headings = re.findall(r"^#+ (.+)$", (ROOT / link).read_text(), re.M)
+            assert anchor in {slug(h) for h in headings}, f"{link}#{anchor}"
     assert re.search(r"!\[[^\]]*\]\(docs/images/[^)]+\.png\)", text)  # the picture `report` makes
     assert "mastune run" in text and "mastune eval" in text and "mastune report" in text and "mastune train" in text
 
