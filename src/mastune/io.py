@@ -60,9 +60,11 @@ def writer_lock(folder: str | Path) -> Iterator[None]:
     """One writer per run folder: two processes appending to the same resumable files
     would redo or corrupt each other's work. The lock dies with its process, so a
     killed run never blocks its resume."""
+    from .jsonl import open_no_follow  # a link planted as .lock is refused, never truncated through
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as f:
+    with open(open_no_follow(folder / ".lock", os.O_RDWR | os.O_CREAT), "r+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -58,6 +58,8 @@ class EvalSummary:
     unfixable: int = 0  # errors a re-run cannot fix (the item does not fit the model's context)
     cost: float = 0.0
     skipped: int = 0  # finished in an earlier run
+    flagged: int = 0  # answered items whose grade carries a flag (a constant reply could pass them)
+    bad_records: int = 0  # lines of results.jsonl that are not valid records (torn or edited): redone
 
     @property
     def accuracy(self) -> float:
@@ -130,6 +132,8 @@ def _record(out: Rollout) -> dict[str, Any]:
         "usage": result.usage.to_dict(),
         "calls": result.calls,
         "wall_s": round(out.wall_s, 3),
+        # e.g. "constant_answerable": the benchmark's rule is kept, and the record says a constant passes it
+        **({"flags": list(grade.flags)} if getattr(grade, "flags", ()) else {}),
     }
 
 
@@ -162,6 +166,7 @@ async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], o
     _check_resume(out, cfg, fingerprint)
     results = ResultsFile(out / "results.jsonl")
     done = {i: r for i, r in results.latest().items() if r.get("status") == "ok"}
+    bad_records = results.bad_lines
     _check_items(out, examples, done)
     meta_path = out / "meta.json"
     if not meta_path.exists():
@@ -173,7 +178,7 @@ async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], o
         if noted != meta:
             write_json(meta_path, noted)
 
-    summary = EvalSummary()
+    summary = EvalSummary(bad_records=bad_records)
     for ex in examples:
         rec = done.get(ex.id)
         if rec is not None:
@@ -191,7 +196,7 @@ async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], o
         results.append(rec)
         if one.ok:
             if cfg.save_traces and one.trace is not None:
-                one.trace.to_json(trace_path(out, one.example.id))
+                _save_trace(one.trace, trace_path(out, one.example.id))
             _count(summary, rec)
         else:
             summary.errors += 1
@@ -202,11 +207,28 @@ async def _evaluate(cfg: EvalConfig, solver: Any, examples: Sequence[Example], o
 
 
 def _count(summary: EvalSummary, rec: dict[str, Any]) -> None:
+    # records were validated on reading (ResultsFile): right types, costs not negative
     summary.n += 1
-    summary.correct += bool(rec.get("correct"))
-    summary.unparsed += not rec.get("parsed", True)
+    summary.correct += rec.get("correct") is True
+    summary.unparsed += rec.get("parsed", True) is False
+    summary.flagged += bool(rec.get("flags"))
     usage = rec.get("usage")
     summary.cost += usage.get("cost", 0.0) if isinstance(usage, dict) else 0.0
+
+
+def _save_trace(trace: Any, path: Path) -> None:
+    """The trace as JSON; text that cannot be UTF-8 (a lone surrogate in a reply) is escaped."""
+    to_dict = getattr(trace, "to_dict", None)
+    if to_dict is None:
+        trace.to_json(path)
+        return
+    data = to_dict()
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = json.dumps(data, indent=2).encode("ascii")
+    path.write_bytes(raw)
 
 
 def trace_path(run_dir: str | Path, item_id: str) -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ConfigError, ContextOverflow, LLMError, LLMTimeout, ModelUnavailable
 from ..redact import looks_like_env_name, redact, redact_url
 from .lm import LM, RawCompletion
-from .types import Price
+from .types import Price, token_count, without_lone_surrogates
 
 _OVERFLOW_HINTS = ("context length", "context_length", "maximum context", "exceeds the available context", "too many tokens")
 
@@ -117,11 +117,14 @@ class OpenAICompatLM(LM):
         if getattr(choice, "message", None) is None:
             raise LLMError(f"{where} answered with a choice that has no message")
         usage = resp.usage
+        text = choice.message.content or ""
+        if not isinstance(text, str):
+            raise LLMError(f"{where} answered with a message whose content is not text ({type(text).__name__})")
         return RawCompletion(
-            text=choice.message.content or "",
-            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
-            finish_reason=choice.finish_reason or "stop",
+            text=without_lone_surrogates(text),
+            prompt_tokens=token_count(getattr(usage, "prompt_tokens", None), "prompt_tokens", where),
+            completion_tokens=token_count(getattr(usage, "completion_tokens", None), "completion_tokens", where),
+            finish_reason=str(choice.finish_reason or "stop"),
         )
 
     async def close(self) -> None:

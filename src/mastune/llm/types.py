@@ -1,10 +1,40 @@
 """Plain data returned by every LLM call."""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigError, LLMError
+
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+
+# More tokens than any context window holds: a count past it is an endpoint's fault (or a lie).
+MAX_TOKENS_PER_CALL = 100_000_000
+
+
+def token_count(value: Any, name: str, where: str = "the endpoint") -> int:
+    """A token count an endpoint reported, validated: an int (or a whole float) from 0 to
+    MAX_TOKENS_PER_CALL; absent is 0. Anything else is an LLMError: a negative or absurd count
+    would make a cost, and so any cost-aware reward, whatever the endpoint wants."""
+    if value is None:
+        return 0
+    if type(value) is float and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= MAX_TOKENS_PER_CALL:
+        shown = repr(value)[:40]
+        raise LLMError(f"{where} reported usage {name}={shown}: not a token count (0 to {MAX_TOKENS_PER_CALL:,})")
+    return value
+
+
+_LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """`text` with lone UTF-16 surrogates (a JSON body may carry "\\ud800") replaced by U+FFFD:
+    such a string cannot be encoded, so it would break every file and cache it reaches."""
+    return _LONE_SURROGATE_RE.sub("\ufffd", text) if _LONE_SURROGATE_RE.search(text) else text
 
 
 @dataclass(frozen=True)
@@ -14,7 +44,16 @@ class Price:
     input_per_m: float = 0.0
     output_per_m: float = 0.0
 
+    def __post_init__(self) -> None:
+        for name in ("input_per_m", "output_per_m"):
+            v = getattr(self, name)
+            if type(v) not in (int, float) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"price {name} must be a number >= 0, got {v!r}")
+
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Never negative: counts below 0 are refused (they would turn a cost into a reward)."""
+        if prompt_tokens < 0 or completion_tokens < 0:
+            raise LLMError(f"negative token counts ({prompt_tokens}, {completion_tokens}) have no cost")
         return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / 1e6
 
 

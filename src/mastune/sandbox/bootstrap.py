@@ -175,6 +175,7 @@ def _setup_mounts(libc: _Libc, cfg: dict, owner: int, staging_fd: int) -> str:
     for f in _top_files():
         libc.mount("/dev/null", f, None, _MS_BIND, None)
         _read_only(libc, f)
+    _mask_still_visible(libc, cfg.get("hide") or (), set(tops))
     work = cfg["workdir"]
     os.makedirs(work, mode=0o755, exist_ok=True)  # may now live inside the new /tmp
     libc.mount("tmpfs", work, "tmpfs", _MS_NOSUID | _MS_NODEV,
@@ -183,6 +184,22 @@ def _setup_mounts(libc: _Libc, cfg: dict, owner: int, staging_fd: int) -> str:
     shutil.copytree(".", work, symlinks=True, dirs_exist_ok=True)
     _chown_tree(work, owner)
     return work
+
+
+def _mask_still_visible(libc: _Libc, paths, done: set) -> None:
+    """Paths the host asked to hide that the view still shows (inside a directory bound back
+    for the interpreter, or under no masked directory): a directory gets an empty tmpfs, a
+    file /dev/null. A mount that fails is fatal: grading never runs with them readable."""
+    for h in paths:
+        if h in done or not os.path.lexists(h):
+            continue  # masked already, or gone with a masked parent
+        if os.path.islink(h):
+            raise OSError(f"cannot mask {h}: it is a symbolic link")
+        if os.path.isdir(h):
+            libc.mount("tmpfs", h, "tmpfs", _MS_NOSUID | _MS_NODEV, _MASK_OPTS)
+        else:
+            libc.mount("/dev/null", h, None, _MS_BIND, None)
+            _read_only(libc, h)
 
 
 def _chown_tree(top: str, owner: int) -> None:

@@ -15,6 +15,7 @@ grades must check it.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ async def arun_calls(
            "project": project, "call_timeouts": [float(t) for t in call_timeouts],
            "define_timeout_s": float(define_timeout_s), "budget_s": max(0.5, limits.timeout_s - 1.5),
            "keep_output_bytes": keep_output_bytes, "restart": restart}
-    files["calls.json"] = json.dumps(cfg)
+    files["calls.json"] = await asyncio.to_thread(json.dumps, cfg)
     res = await arun_python(_read("callrunner.py"), files=files, limits=limits, hide=hide)
-    return _parse(res.stdout, len(calls), res)
+    # decoding up to RESULT_BYTES of outputs takes seconds: not on the event loop
+    return await asyncio.to_thread(_parse, res.stdout, len(calls), res)

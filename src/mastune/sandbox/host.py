@@ -326,7 +326,8 @@ def _run(
             "nproc": limits.max_processes,
             "max_files": limits.max_files,
             "staged_files": staged_files,
-            "hide": [os.path.abspath(h) for h in hide],
+            # resolved: the file itself is masked, whichever link or path leads to it
+            "hide": sorted({os.path.realpath(h) for h in hide}),
             "disabled": sorted(_DISABLED_MECHANISMS),
         }
         start = time.monotonic()
@@ -471,8 +472,9 @@ def run_python(
 ) -> SandboxResult:
     """Run ``code`` as ``main.py`` in a fresh sandbox; ``files`` are staged next to it.
 
-    ``hide``: host directories to mask as well (with a mount namespace), e.g. a
-    cache of expected outputs. Blocks until the program ends or a limit is hit;
+    ``hide``: host directories or files to mask as well (with a mount namespace),
+    wherever they are, e.g. a cache of expected outputs or a benchmark's data file
+    under the Python prefix. Blocks until the program ends or a limit is hit;
     never raises for anything the code does (only :class:`SandboxError` if the
     sandbox itself breaks)."""
     return _run(code, stdin, files, limits, None, hide)

@@ -55,6 +55,8 @@ class Grade:
     predicted: str | None
     method: str  # how the answer was extracted (see extract.Extracted.method), or "code"
     detail: str = ""
+    # e.g. "constant_answerable": a constant reply could pass this item (see tasks/code.py)
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from ..sandbox import SandboxError, SandboxLimits, arun_calls, plain, private_ch
 from ..settings import home_dir
 from .base import Example, Grade, GradingError
 from .code_compare import same
-from .extract import extract_code
+from .extract import PARSE_ERRORS, extract_code, parses, strip_bom
 
 HARNESS_VERSION = 2  # bump when what the cache holds changes
 MIN_INPUT_TIMEOUT_S = 1.0  # per input, as in evalplus (min limit, then factor x reference time)
@@ -46,19 +47,16 @@ def _sha(text: str) -> str:
 
 
 def _defines(code: str, name: str) -> bool:
-    return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.M) is not None
+    return re.search(rf"^[ \t]*+(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.M) is not None
 
 
 def _body_only(reply: str, meta: dict) -> str | None:
     """A completion-style reply: just the indented body that follows a HumanEval prompt."""
+    reply = strip_bom(reply)
     first = next((ln for ln in reply.splitlines() if ln.strip()), "")
     if meta.get("dataset") != "humaneval" or not first[:1].isspace():
         return None
-    try:
-        ast.parse(meta.get("prompt", "") + reply)
-    except (SyntaxError, ValueError):
-        return None
-    return reply
+    return reply if parses(meta.get("prompt", "") + reply) else None
 
 
 def task_inputs(example: Example, plus: bool = True) -> list:
@@ -73,7 +71,7 @@ def assert_calls(example: Example) -> list[str]:
     ep = m["entry_point"]
     try:
         tree = ast.parse(str(m.get("test") or ""))
-    except (SyntaxError, ValueError):
+    except PARSE_ERRORS:
         return []
     names = {ep, "candidate"}
     found: list[str] = []
@@ -86,9 +84,12 @@ def assert_calls(example: Example) -> list[str]:
         for child in ast.iter_child_nodes(node):
             visit(child)
 
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assert):
-            visit(node.test)
+    try:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assert):
+                visit(node.test)
+    except RecursionError:
+        return []
     return list(dict.fromkeys(found))
 
 
@@ -157,13 +158,14 @@ _locks: dict[tuple[int, str], asyncio.Lock] = {}
 
 async def expected_outputs(example: Example, calls: list[dict]) -> Expected:
     """The reference solution's outputs on `calls`, cached on disk."""
-    path = _cache_path(example, json.dumps(calls))
+    # hashing, reading and decoding large input/output sets happens off the event loop
+    path = await asyncio.to_thread(lambda: _cache_path(example, json.dumps(calls)))
     lock = _locks.setdefault((id(asyncio.get_running_loop()), str(path)), asyncio.Lock())
     async with lock:  # concurrent graders of one task compute it once
-        exp = _load_cached(path, len(calls))
+        exp = await asyncio.to_thread(_load_cached, path, len(calls))
         if exp is None:
             exp = await _run_reference(example, calls)
-            _store(path, exp)
+            await asyncio.to_thread(_store, path, exp)
         return exp
 
 
@@ -178,8 +180,8 @@ async def _run_reference(example: Example, calls: list[dict]) -> Expected:
                                restart=True)  # one input that hangs the reference costs only that input
     except SandboxError as e:
         raise GradingError(f"could not run the reference solution of {example.id}: {e}") from e
-    if res.stopped == "tampered":
-        return Grade(False, True, code, "code", f"{res.define_error}{note}")
+    if res.stopped == "tampered":  # the reference is trusted code: a forged channel is a fault of the host
+        raise GradingError(f"could not compute reference outputs for {example.id}: {res.define_error}")
     if not res.defined:
         why = res.define_error or res.problem or "no result"
         raise GradingError(f"could not compute reference outputs for {example.id}: {why}")
@@ -201,6 +203,46 @@ def _brief(x: Any, n: int = 150) -> str:
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
+def hidden_paths(example: Example) -> list[str]:
+    """What code under test must never read: the cache of reference outputs and every data
+    file the task was loaded from (it holds the reference solutions), wherever they live."""
+    return [str(cache_dir())] + [str(p) for p in example.meta.get("data_files") or ()]
+
+
+def _readable_by_others(path: str) -> bool:
+    """Could another, unprivileged uid read `path` (every directory above searchable, it readable)?"""
+    p = os.path.realpath(path)
+    try:
+        if not os.stat(p).st_mode & stat.S_IROTH:
+            return False
+        d = os.path.dirname(p)
+        while True:
+            if not os.stat(d).st_mode & stat.S_IXOTH:
+                return False
+            if d == os.path.dirname(d):
+                return True
+            d = os.path.dirname(d)
+    except OSError:
+        return False
+
+
+def constant_flags(example: Example, expected: list[Any]) -> tuple[str, ...]:
+    """Why a constant reply could pass this item: its oracle says so (a listed MBPP+ item),
+    or every graded input expects the same output."""
+    flags = []
+    if example.meta.get("constant_answerable"):
+        flags.append("constant_answerable")
+    if len(expected) > 1 and all(type(v) is type(expected[0]) and v == expected[0] for v in expected[1:]):
+        flags.append("constant_expected")
+    return tuple(flags)
+
+
+def _prepare(example: Example, reply: str, plus: bool) -> tuple[str | None, list[dict]]:
+    m = example.meta
+    code = extract_code(reply, m["entry_point"]) or _body_only(reply, m)
+    return code, (task_calls(example, plus) if code is not None else [])
+
+
 async def grade_code(example: Example, reply: str, *, limits: Any = None, plus: bool = True) -> Grade:
     """Grade a reply to a HumanEval+/MBPP+ example.
 
@@ -208,13 +250,15 @@ async def grade_code(example: Example, reply: str, *, limits: Any = None, plus: 
     (+ plus, when `plus`) input the reference itself could run. `limits` (a
     SandboxLimits) replaces the default sandbox limits; its timeout_s is then
     the whole-run budget. Any reply ends as a Grade; GradingError is only for
-    faults of the grading itself (reference, sandbox)."""
+    faults of the grading itself (reference, sandbox). Extraction, decoding
+    and comparison run in worker threads, never on the event loop."""
     m = example.meta
     ep = m["entry_point"]
-    code = extract_code(reply, ep) or _body_only(reply, m)
+    if not isinstance(reply, str):
+        return Grade(False, False, None, "none", f"the reply is not text ({type(reply).__name__})")
+    code, all_calls = await asyncio.to_thread(_prepare, example, reply, plus)
     if code is None:
         return Grade(False, False, None, "none", "no code found in reply")
-    all_calls = task_calls(example, plus)
     if not all_calls:
         raise GradingError(f"{example.id} has neither tests nor inputs: nothing to grade against")
     exp = await expected_outputs(example, all_calls)
@@ -229,11 +273,12 @@ async def grade_code(example: Example, reply: str, *, limits: Any = None, plus: 
         sources = [("prompt.py", prompt, False), ("candidate.py", code, True)]
     else:
         sources = [("candidate.py", prompt + code, True)]
+    hide = hidden_paths(example)
     try:
         res = await arun_calls(sources, calls, entry_point=ep, call_timeouts=timeouts,
                                define_timeout_s=min(10.0, sb_limits.timeout_s / 2), limits=sb_limits,
                                transform=m.get("input_transform"), project=_project(example, False),
-                               keep_output_bytes=KEEP_OUTPUT_BYTES, hide=[str(cache_dir())])
+                               keep_output_bytes=KEEP_OUTPUT_BYTES, hide=hide)
     except SandboxError as e:
         raise GradingError(f"the sandbox failed while grading {example.id}: {e}") from e
     if not private_channel(res.sandbox.isolation):
@@ -242,8 +287,15 @@ async def grade_code(example: Example, reply: str, *, limits: Any = None, plus: 
             "(mastune run as root) nor a user namespace with a PID namespace and its own /proc (unprivileged "
             "user namespaces enabled), so the code under test could reach the result channel or the expected "
             f"outputs; isolation here: {', '.join(res.sandbox.isolation) or 'none'}")
-    return _to_grade(example, code, res, [all_calls[i] for i in graded], [exp.values[i] for i in graded],
-                     timeouts, len(all_calls) - len(graded))
+    if "mntns" not in res.sandbox.isolation:
+        readable = [p for p in hide if _readable_by_others(p)]
+        if readable:  # nothing could mask them: the reply could have copied the reference solution
+            raise GradingError(
+                f"code cannot be graded safely on this host: the sandbox got no mount namespace to mask the data "
+                f"of {example.id}, and {readable[0]} is readable by any user (it holds the reference "
+                "solutions); make it private to the mastune user or allow mount namespaces")
+    return await asyncio.to_thread(_to_grade, example, code, res, [all_calls[i] for i in graded],
+                                   [exp.values[i] for i in graded], timeouts, len(all_calls) - len(graded))
 
 
 def _to_grade(example: Example, code: str, res: Any, calls: list[dict], expected: list[Any],
@@ -285,11 +337,14 @@ def _to_grade(example: Example, code: str, res: Any, calls: list[dict], expected
     n = len(calls)
     tail = f"; {skipped} more not graded (the reference failed on them)" if skipped else ""
     counts_text = f"inputs: {passed} passed, {counts['failed']} failed, {counts['not_run']} not run of {n}{tail}"
+    flags = constant_flags(example, expected)
+    if flags:
+        note += f"; a constant reply could pass this item ({', '.join(flags)})"
     if passed == n:
-        return Grade(True, True, code, "code", f"inputs: {passed} passed of {n}{tail}{note}")
+        return Grade(True, True, code, "code", f"inputs: {passed} passed of {n}{tail}{note}", flags)
     if not first:  # nothing failed, some never ran: the run stopped
         why = {"budget": "time budget spent", "timeout": "timeout"}.get(res.stopped or "", "")
         first = why or res.problem or f"stopped ({res.stopped or 'no result'})"
         if res.sandbox.status == "timeout":
             first = "timeout: " + first
-    return Grade(False, True, code, "code", f"{first} ({counts_text}){note}")
+    return Grade(False, True, code, "code", f"{first} ({counts_text}){note}", flags)

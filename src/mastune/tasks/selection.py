@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Example
-from .datasets import get_task
+from .datasets import drop_constant_answerable, get_task
 from .splits import sample_examples, split_examples, split_manifest
 
 
@@ -24,12 +24,15 @@ class Selection:
 
 
 def select_examples(task: str, *, path: str | os.PathLike | None = None, split: str | None = "test", seed: int = 0,
-                    limit: int | None = None, sample: int | None = None) -> Selection:
-    """`sample` (a seeded random N, kept in dataset order) or `limit` (the first N) of the split."""
+                    limit: int | None = None, sample: int | None = None,
+                    keep_constant_answerable: bool | None = None) -> Selection:
+    """`sample` (a seeded random N, kept in dataset order) or `limit` (the first N) of the split.
+    Train and valid leave out items a constant reply passes, as `get_task` does."""
     full = get_task(task, path=path)
     whole = split in ("all", None)
     # One load: the split is derived from it exactly as get_task(split=...) would.
     examples = list(full.examples) if whole else split_examples(full.examples, split, seed=seed)
+    examples = drop_constant_answerable(examples, split, keep_constant_answerable)
     if sample is not None:
         examples = sample_examples(examples, sample, seed=seed)
     if limit is not None:

@@ -79,6 +79,17 @@ for _name in ("similar_elements", "find_char_long", "common_in_nested_lists", "e
               "larg_nnum", "intersection_array", "find_dissimilar", "Diff"):
     _MBPP_ORACLES[_name] = "set_eq"
 
+# Oracles a constant reply passes: as rewards they would teach the constant. evalplus's
+# MBPP+ items under them are listed (by entry point, so a renumbered file is caught too).
+CONSTANT_ORACLES = {
+    "always_true": "its oracle accepts any output",
+    "or_zero": "its oracle accepts 0 on every input",
+}
+CONSTANT_ANSWERABLE = {
+    "Mbpp/164": "are_equivalent: " + CONSTANT_ORACLES["always_true"],
+    "Mbpp/295": "sum_div: " + CONSTANT_ORACLES["or_zero"],
+}
+
 
 def _infer_entry_point(code: str, tests: list[str]) -> str:
     defs = re.findall(r"^def\s+(\w+)\s*\(", code, re.M)
@@ -118,6 +129,7 @@ def _mbpp(rows: list[Row]) -> list[Example]:
                 "plus_input": _maybe_json(r.get("plus_input"), [], i, "plus_input"),
                 "atol": float(r.get("atol") or 0), "oracle": _MBPP_ORACLES.get(ep),
                 "input_transform": _MBPP_TRANSFORM.get(num)}
+        meta["constant_answerable"] = CONSTANT_ORACLES.get(meta["oracle"])
         out.append(Example(tid, prompt, code, "code", meta))
     return out
 

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,15 @@ def read_rows(path: str | os.PathLike) -> list[Row]:
     p = Path(path)
     name = p.name.lower()
     if name.endswith(".gz"):
-        with gzip.open(p, "rb") as f:
-            return _parse_rows(name[:-3], f.read(), p)
+        try:
+            with gzip.open(p, "rb") as f:
+                data = f.read()
+        except EOFError:  # left bare, the CLI shows it as "Aborted."
+            raise DataError(f"{p}: the gzip file is truncated (it ends before its end marker); "
+                            "download or copy it again") from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise DataError(f"{p}: not a valid gzip file ({e}); download or copy it again") from None
+        return _parse_rows(name[:-3], data, p)
     return _parse_rows(name, p.read_bytes(), p)
 
 

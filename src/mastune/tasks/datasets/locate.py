@@ -72,17 +72,47 @@ def _in_folder(spec: Spec, folder: Path) -> Path | None:
     return None
 
 
+def _copies(spec: Spec, hit: Path) -> list[str]:
+    """The file rows came from and every other file of the benchmark beside it (another format
+    of the same data): what a sandbox grading this task must not show (they hold the references)."""
+    found = {os.path.realpath(hit)}
+    for rel in spec.files:
+        for cand in (hit.parent / Path(rel).name, hit.parent.parent / rel):
+            if cand.is_file():
+                found.add(os.path.realpath(cand))
+    return sorted(found)
+
+
+def _hub_caches() -> list[str]:
+    out = []
+    for mod, attr in (("datasets.config", "HF_DATASETS_CACHE"), ("huggingface_hub.constants", "HF_HUB_CACHE")):
+        try:
+            import importlib
+
+            out.append(os.path.realpath(str(getattr(importlib.import_module(mod), attr))))
+        except Exception:  # an optional library, or one that moved the constant
+            continue
+    return out
+
+
 def find_rows(spec: Spec, path: str | os.PathLike | None = None) -> tuple[list[Row], str]:
     """Rows for `spec` and a description of where they came from."""
+    rows, source, _ = locate_rows(spec, path)
+    return rows, source
+
+
+def locate_rows(spec: Spec, path: str | os.PathLike | None = None) -> tuple[list[Row], str, list[str]]:
+    """Rows for `spec`, a description of where they came from, and the files they came from
+    (with the benchmark's other files beside them; for the hub, its cache folders)."""
     tried: list[str] = []
     if path is not None:
         p = Path(path).expanduser()
         if p.is_file():
-            return read_rows(p), p.name
+            return read_rows(p), p.name, _copies(spec, p)
         if p.is_dir():
             hit = _in_folder(spec, p) or (_in_folder(spec, p / "data") if (p / "data").is_dir() else None)
             if hit:
-                return read_rows(hit), str(hit.relative_to(p))
+                return read_rows(hit), str(hit.relative_to(p)), _copies(spec, hit)
             tried.append(f"path {p}: no {' or '.join(spec.files)} inside")
         else:
             tried.append(f"path {p}: does not exist")
@@ -95,11 +125,11 @@ def find_rows(spec: Spec, path: str | os.PathLike | None = None) -> tuple[list[R
     for label, folder in cands:
         hit = _in_folder(spec, folder)
         if hit:
-            return read_rows(hit), f"shared data: {'/'.join(hit.parts[-2:])}"
+            return read_rows(hit), f"shared data: {'/'.join(hit.parts[-2:])}", _copies(spec, hit)
         tried.append(f"{label} ({folder}): no {spec.files[0]}")
     try:
         rows = _from_hub(spec)
-        return rows, f"hub: {spec.hub[0][0]}"
+        return rows, f"hub: {spec.hub[0][0]}", _hub_caches()
     except Exception as e:  # any hub failure becomes one line of the final error
         tried.append(f"Hugging Face hub {spec.hub[0][0]}: {type(e).__name__}: {e}")
     raise _not_found(spec, tried)
