@@ -113,9 +113,12 @@ def _noisy_then(outcome):
     async def compile(self, *a, **k):
         warnings.warn("a library warning nobody asked for", FutureWarning)
         logging.getLogger("transformers.modeling_utils").warning("a transformers warning")
-        from transformers.utils.logging import tqdm  # the bar transformers draws while it reads a GGUF
+        from tqdm.auto import tqdm  # what transformers draws its GGUF bar with (tqdm already imported here)
+        from transformers.utils.logging import tqdm as hf_tqdm  # its other bars
 
         for _ in tqdm(range(3), desc="Converting and de-quantizing GGUF tensors"):
+            pass
+        for _ in hf_tqdm(range(3), desc="Loading checkpoint shards"):
             pass
         if outcome is KeyboardInterrupt:
             raise KeyboardInterrupt
@@ -137,7 +140,7 @@ def test_ctrl_c_on_train_hieramas_names_the_iterations_kept(tmp_path, monkeypatc
     assert f"interrupted: {out} keeps 2 stage-1 iteration(s); run the same command to resume" in r.stderr
     # the libraries' chatter is silenced in train output
     assert "library warning" not in r.output and "transformers warning" not in r.output
-    assert "de-quantizing" not in r.output and "Traceback" not in r.output
+    assert "de-quantizing" not in r.output and "checkpoint shards" not in r.output and "Traceback" not in r.output
 
 
 def test_ctrl_c_on_train_sft_says_it_starts_over(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -136,6 +137,12 @@ def quiet_libraries(verbose: bool = False) -> Iterator[None]:
     hub_bars = hub is not None and not hub.are_progress_bars_disabled()
     if hub_bars:
         hub.disable_progress_bars()
+    # tqdm reads TQDM_DISABLE when it is imported; once imported (torch brings it in), its bars (transformers'
+    # "de-quantizing GGUF tensors", for one) are turned off through its constructor's default instead.
+    tq = sys.modules.get("tqdm.std")
+    tq_init = tq.tqdm.__init__ if tq else None
+    if tq:
+        tq.tqdm.__init__ = functools.partialmethod(tq_init, disable=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -154,3 +161,5 @@ def quiet_libraries(verbose: bool = False) -> Iterator[None]:
                 hf.enable_progress_bar()
         if hub_bars:
             hub.enable_progress_bars()
+        if tq:
+            tq.tqdm.__init__ = tq_init
