@@ -25,7 +25,7 @@ from mastune.optim.rl.plain import PlainEpisodes
 
 CONFIG = dict(task="fruit", backbone="smollm2-135m", prompt="plain", rank=8, questions_per_step=8, group_size=8,
               epochs=2, lr=2e-3, warmup_steps=2, temperature=0.7, max_tokens=24, eval_max_tokens=24,
-              eval_size=40, eval_every=10, probes=2, probe_every=5, n_parallel=8, logprob_batch=16)
+              eval_size=40, eval_every=5, probes=2, probe_every=5, n_parallel=8, logprob_batch=16, max_redraws=1)
 
 
 async def run(steps: int, out: Path) -> tuple[float, float]:
@@ -56,7 +56,7 @@ async def run(steps: int, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one)")
     a = ap.parse_args()
 

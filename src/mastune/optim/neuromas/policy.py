@@ -250,12 +250,63 @@ class AdapterPolicy:
         return TokenScores(tok, target_mask, [len(c) for _, c in seqs], ent, [c for _, c in seqs])
 
 
+    def shared_prompt_logprobs(self, node: str | None, messages: Sequence[Message], samples: Sequence[Sampled],
+                               temperature: float, *, entropy: bool = False) -> "TokenScores":
+        """`token_logprobs` for replies to one prompt, computing the prompt once: its keys and values
+        are repeated across the replies (the gradient flows back through them), so a group of G
+        samples costs one prompt plus G completions instead of G prompts. Left-aligned [n, K]."""
+        p = prompt_ids(self.tokenizer, messages)
+        comps = [self.completion_ids(s) for s in samples]
+        n, k = len(comps), max(1, max(len(c) for c in comps))
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_id
+        ids = torch.full((n, k), pad, dtype=torch.long)
+        target_mask = torch.zeros((n, k), dtype=torch.bool)
+        for r, c in enumerate(comps):
+            if c:
+                ids[r, :len(c)] = torch.tensor(c)
+                target_mask[r, :len(c)] = True
+        x = torch.tensor([p], device=self.device)
+        ids, target_mask = ids.to(self.device), target_mask.to(self.device)
+        with self.lock, (self.model.disable_adapter() if node is None else contextlib.nullcontext()):
+            if node is not None:
+                self._use(node)
+            from transformers import DynamicCache
+
+            cache = DynamicCache()
+            kv = {self._cache_arg(): cache}
+            head = self.model(input_ids=x, use_cache=True, logits_to_keep=1, **kv).logits
+            cache.batch_repeat_interleave(n)
+            # right padding: a pad after a reply's end is never attended to by that reply's own tokens
+            mask = torch.ones((n, len(p) + k), dtype=torch.long, device=self.device)
+            positions = torch.arange(len(p), len(p) + k, device=self.device).expand(n, k)
+            body = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], **kv,
+                              position_ids=positions[:, :-1], use_cache=False).logits if k > 1 else None
+        logits = head.expand(n, 1, head.shape[-1]) if body is None else torch.cat([head.expand(n, 1, head.shape[-1]), body], 1)
+        logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+        tok = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+        ent = None
+        if entropy:
+            with torch.no_grad():
+                ent = -(logp.exp() * logp).sum(-1)
+        return TokenScores(tok, target_mask, [len(c) for c in comps], ent, comps, left=True)
+
+
+    def _cache_arg(self) -> str:
+        """transformers renamed `past_key_values` to `cache` (5.x warns on the old name; 4.x has only it)."""
+        import inspect
+
+        return "cache" if "cache" in inspect.signature(self.model.get_base_model().forward).parameters \
+            else "past_key_values"
+
+
 class TokenScores:
-    """Per-token scores of a batch (see AdapterPolicy.token_logprobs): right-aligned [n, K] tensors."""
+    """Per-token scores of a batch (see AdapterPolicy.token_logprobs): [n, K] tensors, right-aligned
+    (row r's completion ends at column K-1) or, with `left`, starting at column 0."""
 
     def __init__(self, logprobs: torch.Tensor, mask: torch.Tensor, counts: list[int],
-                 entropy: torch.Tensor | None, ids: list[list[int]]) -> None:
+                 entropy: torch.Tensor | None, ids: list[list[int]], left: bool = False) -> None:
         self.logprobs, self.mask, self.counts, self.entropy, self.ids = logprobs, mask, counts, entropy, ids
+        self.left = left
 
     def aligned(self, rows: Sequence[Sequence[float] | None], fill: float = 0.0) -> torch.Tensor:
         """Per-token values given per row in completion order (e.g. the sampler's log-probs), laid out
@@ -265,5 +316,8 @@ class TokenScores:
         for r, vals in enumerate(rows):
             if vals:
                 v = list(vals)[-self.counts[r]:] if self.counts[r] else []
-                out[r, k - len(v):] = torch.tensor(v, dtype=torch.float32)
+                if self.left:
+                    out[r, :len(v)] = torch.tensor(v, dtype=torch.float32)
+                else:
+                    out[r, k - len(v):] = torch.tensor(v, dtype=torch.float32)
         return out.to(self.logprobs.device)

@@ -122,7 +122,10 @@ def update_node(cfg: RLConfig, policy: AdapterPolicy, node: str, items: list[Sco
     """`epochs` optimiser steps of `node`'s adapter over its scored calls. Returns the step's figures."""
     loss_fn = get_loss(cfg.loss)
     bs = cfg.logprob_batch
-    chunks = [items[i:i + bs] for i in range(0, len(items), bs)]
+    by_prompt: dict[str, list[Scored]] = {}
+    for s in items:  # a group's samples share their prompt: it is computed once per chunk
+        by_prompt.setdefault(repr(s.call.messages), []).append(s)
+    chunks = [g[i:i + bs] for g in by_prompt.values() for i in range(0, len(g), bs)]
     old: list[torch.Tensor] = []
     ref: list[torch.Tensor | None] = []
     fig: dict[str, Any] = {"calls": len(items), "tokens": 0, "entropy": None, "gap": None, "gap_abs": None,
@@ -133,13 +136,13 @@ def update_node(cfg: RLConfig, policy: AdapterPolicy, node: str, items: list[Sco
         opt.zero_grad(set_to_none=True)
         with policy.lock:  # no adapter switch between this node's forward and backward passes
             for i, chunk in enumerate(chunks):
-                pairs = [(s.call.messages, s.call.sample) for s in chunk]
-                sc = policy.token_logprobs(node, pairs, cfg.temperature, entropy=epoch == 0)
+                msgs, samples = chunk[0].call.messages, [s.call.sample for s in chunk]
+                sc = policy.shared_prompt_logprobs(node, msgs, samples, cfg.temperature, entropy=epoch == 0)
                 if epoch == 0:
                     old.append(sc.logprobs.detach())
                     if cfg.kl > 0:
                         with torch.no_grad():
-                            ref.append(policy.token_logprobs(None, pairs, cfg.temperature).logprobs)
+                            ref.append(policy.shared_prompt_logprobs(None, msgs, samples, cfg.temperature).logprobs)
                     else:
                         ref.append(None)
                 beh_rows = [s.call.sample.token_logprobs for s in chunk]
@@ -327,10 +330,12 @@ async def _train(cfg: RLConfig, train: list[Example], valid: list[Example], fold
                 items = node_items(policy, eps, adv)
                 nodes = {n: update_node(cfg, policy, n, its, opts[n], len(eps)) if its else {"calls": 0, "tokens": 0}
                          for n, its in items.items()}
+                t_sync = time.perf_counter()
                 await source.sync(policy, step + 1)
                 t2 = time.perf_counter()
                 n_episodes += len(eps)
-                record = step_record(step, eps, rewards, groups, adv, nodes, draws, lr, t1 - t0, t2 - t1, policy)
+                record = step_record(step, eps, rewards, groups, adv, nodes, draws, lr, t1 - t0, t_sync - t1, policy)
+                record["sync_s"] = t2 - t_sync  # serving the new adapters (export, convert, engine reload)
                 record["episodes"] = n_episodes
                 if probes and (cfg.probe_every and (step + 1) % cfg.probe_every == 0 or step == cfg.steps - 1):
                     record["kl_start"] = sum(probe_kl(policy, [p], cfg.temperature) or 0.0 for p in probes) / len(probes)
@@ -467,7 +472,8 @@ def write_curves(log: list[dict], path: Path) -> None:
         if pts:
             axes[2].plot(*zip(*pts), label=key)
     axes[2].set_title("entropy / KL to start (per token)")
-    axes[2].legend(fontsize=7)
+    if axes[2].lines:
+        axes[2].legend(fontsize=7)
     for a in axes:
         a.set_xlabel("step")
     fig.tight_layout()
