@@ -28,9 +28,10 @@ CONFIG = dict(task="fruit", backbone="smollm2-135m", prompt="plain", rank=8, que
               eval_size=40, eval_every=5, probes=2, probe_every=5, n_parallel=8, logprob_batch=16, max_redraws=1)
 
 
-async def run(steps: int, out: Path) -> tuple[float, float]:
-    cfg = RLConfig(**{**CONFIG, "steps": steps})
-    train, held = fruit_items(64), fruit_items(40, offset=10_000)
+async def run(steps: int, out: Path, *, questions: int = 8, eval_items: int = 40) -> tuple[float, float, list]:
+    """(greedy success before, after, the training log)."""
+    cfg = RLConfig(**{**CONFIG, "steps": steps, "questions_per_step": questions, "eval_size": eval_items})
+    train, held = fruit_items(64), fruit_items(eval_items, offset=10_000)
     policy = build_policy(cfg)
     sampler = EngineSampler(cfg.backbone_file, out / "engine", n_parallel=cfg.n_parallel, report_tokens=True)
     try:
@@ -49,7 +50,7 @@ async def run(steps: int, out: Path) -> tuple[float, float]:
 
         res = await train_rl(cfg, train, held, out / "run", policy=policy, sampler=sampler, reward=fruit_reward,
                              progress=False, on_step=show)
-        return before["accuracy"], res.log[-1]["eval"]["accuracy"]
+        return before["accuracy"], res.log[-1]["eval"]["accuracy"], res.log
     finally:
         await sampler.aclose()
 
@@ -61,7 +62,7 @@ def main() -> None:
     a = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        before, after = asyncio.run(run(a.steps, a.out or Path(tmp)))
+        before, after, _ = asyncio.run(run(a.steps, a.out or Path(tmp)))
     print(f"learnability before {before:.2f} after {after:.2f}")
 
 

@@ -21,6 +21,7 @@ Run folder (one writer at a time):
     log.jsonl     one line per step (figures: see `Step.record`), eval lines carry "eval"
     state.pt      everything needed to resume (adapters, optimisers, estimator state, probes, best)
     best.pt       the network to ship: the best on evaluation when eval_size >= 100, else the last
+    start.pt      the network before the first update (evaluate it as the untrained arm: same prompts)
     tb/           TensorBoard event files (train/*, eval/*), when tensorboardX is installed
     curves.png    reward, accuracy, truncation, entropy and evaluation accuracy by step
 """
@@ -64,7 +65,7 @@ from .losses import TokenBatch, get_loss
 from .plain import PlainEpisodes, plain_fingerprint
 from .scalars import ScalarLog
 
-BEST_FILE, STATE_FILE, LOG_FILE = "best.pt", "state.pt", "log.jsonl"
+BEST_FILE, STATE_FILE, LOG_FILE, START_FILE = "best.pt", "state.pt", "log.jsonl", "start.pt"
 TRAINER = "rl"  # config.json "trainer": folders of the earlier NeuroMAS REINFORCE loop have none
 SELECT_MIN = 100  # fewer evaluation items than this select nothing (±5 points of noise at best)
 
@@ -303,6 +304,10 @@ async def _train(cfg: RLConfig, train: list[Example], valid: list[Example], fold
                        backbone_sha256=bb_hash, prompt_fingerprint=fp, data=data, growth=growth,
                        nodes=policy.nodes, trainable_per_node={n: policy.trainable_count(n) for n in policy.nodes},
                        **runner_fields(saved, source))
+    if not (out / START_FILE).is_file() and start == 0:
+        # the network before any update: the untrained arm evaluated with the same prompts and budget
+        save_network(out / START_FILE, policy, NetworkMeta.of(policy, list(cfg.layers), fp, bb_hash,
+                                                              {"step": -1, "growth": growth, "trainer": TRAINER}))
     if probes is None:
         probes = await make_probes(cfg, policy, source, network, train)
     log_path = out / LOG_FILE
