@@ -44,13 +44,14 @@ async def stall_during(coro) -> tuple[object, float]:
 
 MATH = Example("m/1", "q", "18", "math")
 MCQ = Example("q/1", "q", "B", "mcq", {"choices": ["True", "False", "Maybe", "Never"]})
+NESTED_OPTIONS = Example("q/2", "q", "B", "mcq", {"choices": ["True False", "True", "Maybe", "Never"]})
 
 HUGE = {
     "unclosed boxes": (MATH, "\\boxed{" * 3_000),
     "nested closed boxes": (MATH, "\\boxed{" * 1_500 + "18" + "}" * 1_500),
     "answer then spaces": (MCQ, "answer" + " " * 40 + "!"),
     "blank lines": (MCQ, "\n" * 3_000 + "!"),
-    "option text repeated": (MCQ, "True " * 200_000),
+    "option text repeated": (NESTED_OPTIONS, "True False " * 20_000),
     "final answer then spaces": (MATH, "final answer" + " " * 30_000 + "x"),
     "many thousands groups": (MATH, "The answer is 1" + ",111" * 100_000 + "1"),
 }

@@ -44,7 +44,9 @@ The library kills the whole tree (process group, then any process of the
 sandbox uid, found through /proc and signalled through pidfds) before returning.
 
 Not contained: reading world-readable files in the OS directories (``/usr``,
-``/etc``, ``/var``, ...);
+``/etc``, ``/var``, ...), except the paths a caller passes as ``hide`` (a task's
+data files, the expected outputs), which are masked wherever they are, even
+inside the Python install (a mount that fails ends the run as a SandboxError);
 CPU share (a run may use a full core until its limits hit); tmpfs pages (at
 most the mount sizes, ~180 MB per run with the defaults) are host memory that
 RLIMIT_AS does not see.  Without root or user namespaces only the session kill,

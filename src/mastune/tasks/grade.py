@@ -259,9 +259,9 @@ class _WorkerPool:
 
     def verdict(self, gold: str, pred: str, limit_s: float) -> tuple[bool | None, str] | None:
         """The verdict from a worker process; None when none can be started here."""
+        if self._pid != os.getpid():  # a forked child: the parent's workers (and lock) are not ours
+            self.__init__()
         with self._cond:
-            if self._pid != os.getpid():  # a forked child: the parent's workers are not ours
-                self.__init__()
             while not self._idle and self._count >= _VERIFY_WORKERS:
                 self._cond.wait()
             worker = self._idle.pop() if self._idle else None
