@@ -169,3 +169,13 @@ def test_quiet_libraries_restores_everything_and_verbose_keeps_the_noise():
         with quiet_libraries(verbose=True):
             warnings.warn("shown")
     assert [str(w.message) for w in seen] == ["shown"]
+
+
+def test_what_each_method_keeps(tmp_path):
+    from mastune.cli.train import kept_by
+
+    (tmp_path / "log.jsonl").write_text('{"step": 0}\n{"step": 1, "eval": {"accuracy": 0.5}}\n')
+    assert kept_by("neuromas", tmp_path).startswith(f"{tmp_path} keeps 2 finished step(s)")
+    assert kept_by("rl", tmp_path).startswith(f"{tmp_path} keeps 2 finished step(s)")
+    assert "starts over" not in kept_by("rl", tmp_path) and "same command to resume" in kept_by("rl", tmp_path)
+    assert kept_by("another", None) == "run the same command to resume"

@@ -59,6 +59,8 @@ def kept_by(method: str, out: Path | str | None) -> str:
         its, labelled = _lines(out / "stage1" / "log.jsonl"), _lines(out / "stage2" / "labels.jsonl")
         return (f"{out} keeps {its} stage-1 iteration(s)" + (f" and {labelled} stage-2 labelled queries"
                                                              if labelled else "") + f"; {resume}")
+    if method == "rl":
+        return f"{out} keeps {_lines(out / 'log.jsonl')} finished step(s) (log.jsonl, state.pt); {resume}"
     if method == "sft":
         return f"SFT does not resume: {out} keeps no partial adapter, and the same command trains from the start"
     return f"{out} keeps what the run saved so far; {resume}"
