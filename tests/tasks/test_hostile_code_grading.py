@@ -263,3 +263,33 @@ async def test_a_right_reply_behind_a_byte_order_mark_passes(he, reply):
 async def test_deeply_nested_code_is_a_wrong_answer_with_a_reason(he, reply):
     g = await grade_code(he["HumanEval/2"], reply)
     assert not g.correct and g.detail, g
+
+
+# ---------------------------------------------------------------- 9. big outputs are decoded off the event loop
+
+
+@needs_data
+@pytest.mark.timeout(300)
+async def test_decoding_big_set_outputs_never_stalls_the_event_loop(he):
+    import asyncio
+    import time
+
+    worst, done = 0.0, False
+
+    async def ticker():  # how long the loop goes without running a 10 ms ticker
+        nonlocal worst
+        last = time.monotonic()
+        while not done:
+            await asyncio.sleep(0.01)
+            worst, last = max(worst, time.monotonic() - last), time.monotonic()
+
+    reply = ("```python\n_n = [0]\ndef truncate_number(number):\n    _n[0] += 1\n"
+             "    return set(range(40_000)) if _n[0] <= 200 else number % 1.0\n```")
+    t = asyncio.create_task(ticker())
+    try:
+        g = await grade_code(he["HumanEval/2"], reply)
+    finally:
+        done = True
+        await t
+    assert not g.correct and "got {0, 1, 2" in g.detail, g.detail
+    assert worst < 0.5, worst
