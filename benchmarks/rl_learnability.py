@@ -25,7 +25,7 @@ from mastune.optim.rl.plain import PlainEpisodes
 
 CONFIG = dict(task="fruit", backbone="smollm2-135m", prompt="plain", rank=8, questions_per_step=8, group_size=8,
               epochs=2, lr=2e-3, warmup_steps=2, temperature=0.7, max_tokens=24, eval_max_tokens=24,
-              eval_size=40, eval_every=5, probes=2, probe_every=5, n_parallel=8, logprob_batch=16, max_redraws=1)
+              eval_size=40, eval_every=3, probes=2, probe_every=5, n_parallel=8, logprob_batch=16, max_redraws=1)
 
 
 async def run(steps: int, out: Path, *, questions: int = 8, eval_items: int = 40) -> tuple[float, float, list]:
@@ -33,7 +33,8 @@ async def run(steps: int, out: Path, *, questions: int = 8, eval_items: int = 40
     cfg = RLConfig(**{**CONFIG, "steps": steps, "questions_per_step": questions, "eval_size": eval_items})
     train, held = fruit_items(64), fruit_items(eval_items, offset=10_000)
     policy = build_policy(cfg)
-    sampler = EngineSampler(cfg.backbone_file, out / "engine", n_parallel=cfg.n_parallel, report_tokens=True)
+    sampler = EngineSampler(cfg.backbone_file, out / "engine", n_parallel=cfg.n_parallel, report_tokens=True,
+                            prompt_reuse=False)
     try:
         await sampler.sync(policy)
         before, _ = await evaluate(layered_network(()), PlainEpisodes(sampler, 8), held, reward=fruit_reward,
@@ -57,7 +58,7 @@ async def run(steps: int, out: Path, *, questions: int = 8, eval_items: int = 40
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one)")
     a = ap.parse_args()
 

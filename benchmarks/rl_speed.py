@@ -106,7 +106,8 @@ async def run(a: argparse.Namespace, tmp: Path) -> list[str]:
     cfg = RLConfig(backbone=BACKBONE, task="gsm8k", steps=a.steps, questions_per_step=a.questions,
                    group_size=a.group, max_tokens=a.max_tokens, eval_size=0, probes=0, n_parallel=a.slots)
     pol = build_policy(cfg)
-    sampler = EngineSampler(cfg.backbone_file, tmp / "new" / "engine", n_parallel=a.slots, report_tokens=True)
+    sampler = EngineSampler(cfg.backbone_file, tmp / "new" / "engine", n_parallel=a.slots, report_tokens=True,
+                             prompt_reuse=False)
     await sampler.sync(pol)
     res = await train_rl(cfg, train, [], tmp / "new", policy=pol, sampler=sampler, progress=False)
     await sampler.aclose()
