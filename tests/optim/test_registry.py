@@ -9,11 +9,11 @@ from mastune.optim import Artifact, Optimiser, get_optimiser, optimisers
 
 
 def test_hieramas_neuromas_and_sft_are_registrations_of_one_contract():
-    assert optimisers() == ["hieramas", "neuromas", "sft"]
+    assert optimisers() == ["hieramas", "neuromas", "rl", "sft"]
     for name in optimisers():
         cls = get_optimiser(name)
         assert issubclass(cls, Optimiser) and cls.name == name and issubclass(cls.artifact, Artifact)
-    with pytest.raises(ConfigError, match="unknown optimiser 'dspy'; optimisers: hieramas, neuromas, sft"):
+    with pytest.raises(ConfigError, match="unknown optimiser 'dspy'; optimisers: hieramas, neuromas, rl, sft"):
         get_optimiser("dspy")
 
 

@@ -7,10 +7,22 @@ trainer (the loop and its run folder), optimiser (the `rl` optimiser). The adapt
 samplers, the engine's per-request adapters and the network checkpoints are shared with NeuroMAS
 (optim/neuromas), whose trained networks this trainer produces in the same checkpoint format.
 """
+from typing import Any
+
 from .config import ALL_LINEAR, RLConfig
 from .estimators import ADVANTAGES, get_estimator
 from .losses import LOSSES, TokenBatch, get_loss
-from .trainer import RLResult, build_policy, summary, train_rl
+
+_TRAINER = ("RLResult", "build_policy", "summary", "train_rl")
+
+
+def __getattr__(name: str) -> Any:
+    """The trainer's names on first use: importing the config (the CLI's flags) imports no torch."""
+    if name in _TRAINER:
+        from . import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(name)
 
 __all__ = ["ADVANTAGES", "ALL_LINEAR", "LOSSES", "RLConfig", "RLResult", "TokenBatch", "build_policy",
            "get_estimator", "get_loss", "summary", "train_rl"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
 from ...graph.layernet import parse_layers
-from ..neuromas.lora import LoraSpec
 from .estimators import ADVANTAGES
 from .losses import LOSSES
+
+if TYPE_CHECKING:
+    from ..neuromas.lora import LoraSpec
 
 # "LoRA without regret": all linear layers (attention-only underperforms); the names of Qwen2 / Llama.
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -101,7 +103,9 @@ class RLConfig:
         self.lora  # validates rank and targets
 
     @property
-    def lora(self) -> LoraSpec:
+    def lora(self) -> "LoraSpec":
+        from ..neuromas.lora import LoraSpec  # the neuromas package imports torch; the CLI's flags must not
+
         return LoraSpec(self.rank, self.target_modules, self.alpha)
 
     @property

@@ -18,11 +18,12 @@ policy; it is detached.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from ...errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported where a loss runs: the CLI lists the losses without it
+    import torch
 
 
 @dataclass
@@ -53,21 +54,26 @@ def get_loss(name: str) -> Loss:
         raise ConfigError(f"unknown policy loss {name!r}; use one of {', '.join(LOSSES)}") from None
 
 
-def _weights(b: TokenBatch, tis_cap: float) -> torch.Tensor:
+def _weights(b: TokenBatch, tis_cap: float) -> "torch.Tensor":
+    import torch
+
     if b.behaviour is None or tis_cap <= 0:
         return torch.ones_like(b.old)
     return torch.exp(b.old - b.behaviour).clamp(max=tis_cap).detach()
 
 
-def _kl(b: TokenBatch, kl: float) -> torch.Tensor:
+def _kl(b: TokenBatch, kl: float) -> "torch.Tensor":
     """k3 estimate of KL(policy || reference) per token (unbiased, non-negative), times its weight."""
+    import torch
+
     if kl <= 0 or b.reference is None:
         return torch.zeros_like(b.logprobs)
     d = b.reference - b.logprobs
     return kl * (torch.exp(d) - d - 1)
 
 
-def _finish(term: torch.Tensor, b: TokenBatch, w: torch.Tensor, kl: float, extra: dict) -> tuple[torch.Tensor, dict]:
+def _finish(term: "torch.Tensor", b: TokenBatch, w: "torch.Tensor", kl: float, extra: dict
+            ) -> "tuple[torch.Tensor, dict]":
     m = b.mask.to(term.dtype)
     klt = _kl(b, kl)
     total = ((term * w + klt) * m).sum()
@@ -90,6 +96,8 @@ def clipped_ratio(b: TokenBatch, *, clip: float = 0.2, kl: float = 0.0, tis_cap:
                   ) -> tuple[torch.Tensor, dict]:
     """PPO's clipped surrogate against the batch's starting policy: -min(ρA, clip(ρ, 1±ε)A), ρ = p/p_old.
     At the first update ρ = 1 and this is REINFORCE; later epochs over the same batch stay near it."""
+    import torch
+
     ratio = torch.exp(b.logprobs - b.old)
     a = b.advantages[:, None]
     term = -torch.minimum(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a)
