@@ -134,11 +134,9 @@ class RLConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RLConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown RL training options {sorted(unknown)}; allowed: {sorted(known)}")
-        return cls(**d)
+        from ...io import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d, "RL training options")
 
     def differences(self, other: "RLConfig") -> list[str]:
         """Fields whose change makes resuming `other`'s run with this config wrong."""

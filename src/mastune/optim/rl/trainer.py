@@ -27,7 +27,6 @@ Run folder (one writer at a time):
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -40,10 +39,8 @@ import torch
 from ...errors import ConfigError
 from ...graph.layernet import layered_network, node_ids
 from ...graph.topology import Topology
-from ...io import writer_lock
 from ...jsonl import append_jsonl, read_jsonl, write_jsonl
 from ...llm.threads import budget
-from ...llm.types import Message
 from ...rollout.record import runner_fields
 from ...tasks.base import Example
 from ...tasks.splits import ids_sha256
@@ -57,7 +54,7 @@ from ..neuromas.reinforce import merge_identical
 from ..neuromas.sampler import Sampled, Sampler, TransformersSampler
 from ..neuromas.train import evaluate, task_fingerprint
 from ..progress import progress_bar
-from ..runfolder import RunFolder, git_commit
+from ..runfolder import RunFolder
 from ..seeds import stable_int
 from .config import RLConfig
 from .estimators import get_estimator, informative_groups
@@ -498,7 +495,3 @@ def summary(out_dir: str | Path) -> dict[str, Any]:
     log = read_jsonl(Path(out_dir) / LOG_FILE)
     return {"steps": len(log), "last": log[-1] if log else None,
             "evals": [{"step": r["step"], **r["eval"]} for r in log if r.get("eval")]}
-
-
-def _json(x: Any) -> str:
-    return json.dumps(x, default=str)
